@@ -1,0 +1,38 @@
+// Helpers to build JSON responses with RapidJSON, so every string (customer data included) is
+// escaped correctly. Stateless; safe from any thread.
+#ifndef FRONTLINE_HANDLERS_JSON_H_
+#define FRONTLINE_HANDLERS_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "handlers/http.h"
+
+namespace frontline {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+inline void WriteString(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+inline void WriteKey(JsonWriter& w, std::string_view s) {
+  w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+// Writes "key": "value" only when value is not empty.
+inline void WriteOptionalMember(JsonWriter& w, std::string_view key, std::string_view value) {
+  if (value.empty()) return;
+  WriteKey(w, key);
+  WriteString(w, value);
+}
+
+// A response carrying the JSON in `buffer`.
+Response JsonResponse(int status, const rapidjson::StringBuffer& buffer);
+// {"error":"<reason>"} with `status`; `detail` goes to the log only.
+Response ErrorResponse(int status, std::string_view reason, std::string_view detail = {});
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_HANDLERS_JSON_H_

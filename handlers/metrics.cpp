@@ -1,0 +1,77 @@
+#include "handlers/metrics.h"
+
+#include <cstdio>
+
+#include "handlers/http.h"
+#include "handlers/router.h"
+#include "handlers/services.h"
+
+namespace frontline {
+namespace {
+
+// Route names are our own constants or "other", so they need no label escaping beyond this.
+std::string LabelValue(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string FormatDouble(double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  return buf;
+}
+
+}  // namespace
+
+void Metrics::RecordRequest(std::string_view route, int status, int64_t micros) {
+  double seconds = static_cast<double>(micros) / 1e6;
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++requests_[{std::string(route), status}];
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    if (seconds <= kLatencyBuckets[i]) ++bucket_counts_[i];
+  }
+  ++latency_count_;
+  latency_sum_seconds_ += seconds;
+}
+
+std::string Metrics::Render() const {
+  std::string out;
+  out += "# HELP frontline_build_info Version of the running responder.\n";
+  out += "# TYPE frontline_build_info gauge\n";
+  out += "frontline_build_info{version=\"" FRONTLINE_VERSION "\"} 1\n";
+  std::lock_guard<std::mutex> lock(mutex_);
+  out += "# HELP frontline_requests_total Requests answered, by route and HTTP status.\n";
+  out += "# TYPE frontline_requests_total counter\n";
+  for (const auto& [key, count] : requests_) {
+    out += "frontline_requests_total{route=\"" + LabelValue(key.first) + "\",code=\"" +
+           std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP frontline_request_duration_seconds Time from request read to response written.\n";
+  out += "# TYPE frontline_request_duration_seconds histogram\n";
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    out += "frontline_request_duration_seconds_bucket{le=\"" + FormatDouble(kLatencyBuckets[i]) +
+           "\"} " + std::to_string(bucket_counts_[i]) + "\n";
+  }
+  out += "frontline_request_duration_seconds_bucket{le=\"+Inf\"} " +
+         std::to_string(latency_count_) + "\n";
+  out += "frontline_request_duration_seconds_sum " + FormatDouble(latency_sum_seconds_) + "\n";
+  out += "frontline_request_duration_seconds_count " + std::to_string(latency_count_) + "\n";
+  return out;
+}
+
+Response HandleMetrics(const Request&, Services& services) {
+  Response response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  if (services.metrics != nullptr) response.body = services.metrics->Render();
+  return response;
+}
+
+}  // namespace frontline

@@ -1,0 +1,43 @@
+// The route table and Dispatch, the single place that runs the pipeline of SPEC §1 and the
+// single exception barrier: nothing thrown by a handler escapes it. Re-entrant; the table is
+// immutable after static initialisation.
+#ifndef FRONTLINE_HANDLERS_ROUTER_H_
+#define FRONTLINE_HANDLERS_ROUTER_H_
+
+#include <string_view>
+
+#include "handlers/http.h"
+#include "handlers/services.h"
+
+namespace frontline {
+
+using Handler = Response (*)(const Request&, Services&);
+
+// How much of the pipeline a route goes through.
+enum class RouteKind {
+  kTwilioForm,  // POST, form body checks (413/411/400/415/400) and X-Twilio-Signature (403)
+  kPlainGet,    // GET without body or signature (health, metrics)
+};
+
+struct Route {
+  std::string_view path;    // below the configured prefix, e.g. "/callbacks/crm"
+  std::string_view method;  // "POST" or "GET"
+  RouteKind kind;
+  Handler handler;
+};
+
+// Runs SPEC §1 on `request` (whose `form` it fills) and returns the response to send.
+// Never throws: any exception from a handler becomes a 500 with the detail in log_detail.
+Response Dispatch(Request& request, Services& services) noexcept;
+
+// The route `path` (with the configured prefix removed) resolves to, for the request log;
+// `path` itself when it matches no route.
+std::string_view RouteName(std::string_view path, std::string_view prefix);
+
+// The handlers, one per route file.
+Response HandleHealth(const Request& request, Services& services);
+Response HandleMetrics(const Request& request, Services& services);
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_HANDLERS_ROUTER_H_
