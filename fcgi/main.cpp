@@ -1,0 +1,157 @@
+// frontline-fcgi: parse the configuration, then run one command (serve by default).
+#include <fcgiapp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "fcgi/log.h"
+#include "fcgi/options.h"
+#include "fcgi/server.h"
+#include "handlers/metrics.h"
+#include "handlers/services.h"
+
+namespace frontline {
+namespace {
+
+// How long a stop waits for in-flight requests: below systemd's and mod_fcgid's kill timers.
+constexpr std::chrono::seconds kStopDeadline{15};
+
+HandlerConfig MakeHandlerConfig(const Options& options) {
+  HandlerConfig config;
+  config.route_prefix = options.route_prefix;
+  config.public_url = options.public_url;
+  config.auth_token = options.auth_token;
+  config.skip_signature = options.skip_signature;
+  config.max_body = options.max_body;
+  config.sms_number = options.sms_number;
+  config.whatsapp_number = options.whatsapp_number;
+  config.default_worker = options.default_worker;
+  config.list_all_customers = options.list_all_customers;
+  return config;
+}
+
+// Serving without a way to check signatures would accept forged requests: refuse to start.
+void RequireAuthToken(const Options& options) {
+  if (options.auth_token.empty() && !options.skip_signature) {
+    throw StartupError(kExitConfig,
+                       "no Twilio auth token: set TWILIO_AUTH_TOKEN, --twilio.auth-token-file or "
+                       "$CREDENTIALS_DIRECTORY/twilio-auth-token (--insecure-skip-signature "
+                       "only for local development)");
+  }
+}
+
+int Serve(const Options& options) {
+  // Started by hand without a socket is the most common first mistake: say how to run it
+  // before complaining about configuration. --listen creates its socket only once the rest is
+  // known to be valid.
+  std::string error;
+  bool no_socket = false;
+  ListenSocket socket;
+  if (options.listen.empty()) {
+    socket = FindListenSocket(options.listen, &error, &no_socket);
+    if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
+  }
+  RequireAuthToken(options);
+  Log log(options.log_format);
+  if (!options.log_file.empty() && !log.Open(options.log_file, &error)) {
+    throw StartupError(kExitConfig, error);
+  }
+  if (!options.listen.empty()) {
+    socket = FindListenSocket(options.listen, &error, &no_socket);
+    if (socket.fd < 0) throw StartupError(kExitConfig, error);
+  }
+
+  HandlerConfig config = MakeHandlerConfig(options);
+  Clock clock;
+  Metrics metrics;
+  Services services{config, nullptr, nullptr, &metrics, clock};
+
+  if (FCGX_Init() != 0) throw StartupError(kExitConfig, "libfcgi initialisation failed");
+  // Signals go to this thread only (sigwait below); request threads inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Server server(socket.fd, options.threads, services, log, metrics);
+  server.Start();
+  log.Info("serving", {{"version", FRONTLINE_VERSION},
+                       {"pid", std::to_string(getpid())},
+                       {"socket", socket.description},
+                       {"threads", std::to_string(options.threads)}});
+  if (options.skip_signature) {
+    log.Warning("X-Twilio-Signature checking is DISABLED (--insecure-skip-signature); "
+                "anyone who can reach this service can impersonate Twilio");
+  } else if (options.public_url.empty()) {
+    log.Warning("public-url is not set: the signed URL is rebuilt from what the web server "
+                "passes, which fails behind TLS-terminating proxies; set --public-url");
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      log.Reopen();
+      log.Info("log reopened");
+      continue;
+    }
+    log.Info("stopping", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+    break;
+  }
+  server.Stop();
+  if (!server.Wait(kStopDeadline)) {
+    log.Error("requests still running at the stop deadline; exiting anyway");
+    std::_Exit(kExitOk);
+  }
+  log.Info("stopped");
+  return kExitOk;
+}
+
+int CheckConfig(const Options& options) {
+  std::cout << DescribeOptions(options);
+  RequireAuthToken(options);
+  std::cout << "configuration ok\n";
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  Options options = ParseOptions(argc, argv, ProcessEnvironment());
+  switch (options.command) {
+    case Command::kHelp:
+      std::cout << options.help_text;
+      return kExitOk;
+    case Command::kVersion:
+      std::cout << "frontline-fcgi " FRONTLINE_VERSION "\n";
+      return kExitOk;
+    case Command::kCheckConfig:
+      return CheckConfig(options);
+    case Command::kServe:
+      return Serve(options);
+    case Command::kImport:
+    case Command::kExport:
+      throw StartupError(kExitUsage, "this build has no customer directory yet");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace frontline
+
+int main(int argc, char** argv) {
+  try {
+    return frontline::Run(argc, argv);
+  } catch (const frontline::StartupError& e) {
+    std::cerr << "frontline-fcgi: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "frontline-fcgi: " << e.what() << "\n";
+    return frontline::kExitConfig;
+  }
+}

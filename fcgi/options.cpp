@@ -1,0 +1,506 @@
+#include "fcgi/options.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+extern char** environ;
+
+namespace frontline {
+namespace po = boost::program_options;
+namespace {
+
+constexpr unsigned kHelpWidth = 100;
+constexpr const char* kDefaultEnvFile = ".env";
+constexpr const char* kConfigNextToBinary = "frontline-fcgi.conf";
+constexpr const char* kCredentialName = "twilio-auth-token";
+
+// Environment variable -> option name. The seed's names come first so an operator can keep the
+// seed's .env file; WORKER_IDENTITY wins over the seed's Worker_Identity when both are set.
+const std::pair<const char*, const char*> kEnvironmentNames[] = {
+    {"FRONTLINE_CONFIG", "config"},
+    {"FRONTLINE_LISTEN", "listen"},
+    {"FRONTLINE_THREADS", "threads"},
+    {"FRONTLINE_DIRECTORY", "directory"},
+    {"FRONTLINE_TEMPLATES", "templates"},
+    {"PUBLIC_BASE_URL", "public-url"},
+    {"FRONTLINE_ROUTE_PREFIX", "route-prefix"},
+    {"FRONTLINE_MAX_BODY", "max-body"},
+    {"FRONTLINE_LOG_FORMAT", "log-format"},
+    {"FRONTLINE_LOG_FILE", "log-file"},
+    {"FRONTLINE_INSECURE_SKIP_SIGNATURE", "insecure-skip-signature"},
+    {"FRONTLINE_LIST_ALL_CUSTOMERS", "crm.list-all-customers"},
+    {"TWILIO_ACCOUNT_SID", "twilio.account-sid"},
+    {"TWILIO_AUTH_TOKEN", "twilio.auth-token"},
+    {"TWILIO_AUTH_TOKEN_FILE", "twilio.auth-token-file"},
+    {"TWILIO_API_BASE", "twilio.api-base"},
+    {"TWILIO_SMS_NUMBER", "twilio.sms-number"},
+    {"TWILIO_WHATSAPP_NUMBER", "twilio.whatsapp-number"},
+    {"WORKER_IDENTITY", "routing.default-worker"},
+    {"Worker_Identity", "routing.default-worker"},
+    {"CUSTOMER_PHONE_1", "seed.customer-phone-1"},
+    {"CUSTOMER_PHONE_2", "seed.customer-phone-2"},
+};
+
+std::string EnvironmentNameOf(const std::string& option) {
+  std::string names;
+  for (const auto& [env, name] : kEnvironmentNames) {
+    if (option == name) {
+      if (!names.empty()) names += ", ";
+      names += env;
+    }
+  }
+  return names;
+}
+
+// Options every source may set. The auth token value itself is deliberately absent: it must
+// not appear on a command line (ps, /proc/*/cmdline), so it has its own description below.
+po::options_description SettingsDescription() {
+  po::options_description d("Settings (command line > environment > config file > default)", kHelpWidth, kHelpWidth / 2);
+  auto env = [](const char* option, std::string text) {
+    std::string names = EnvironmentNameOf(option);
+    if (!names.empty()) text += " [env " + names + "]";
+    return text;
+  };
+  // clang-format off
+  d.add_options()
+    ("listen", po::value<std::string>(),
+     env("listen", "where to accept FastCGI connections: unix:PATH or HOST:PORT. Default: the "
+         "listening socket on fd 0 (spawn-fcgi, systemd StandardInput=socket, mod_fcgid) or "
+         "systemd's LISTEN_FDS").c_str())
+    ("threads", po::value<int>()->default_value(8),
+     env("threads", "request threads, each serving one request at a time (1..1024)").c_str())
+    ("directory", po::value<std::string>()->default_value("/var/lib/frontline-fcgi/directory.db"),
+     env("directory", "SQLite customer directory file, shared by all processes on the host").c_str())
+    ("templates", po::value<std::string>(),
+     env("templates", "JSON file of message templates (default: the built-in set)").c_str())
+    ("public-url", po::value<std::string>(),
+     env("public-url", "scheme://host[:port][/prefix] Twilio calls; the signed URL is this plus "
+         "REQUEST_URI. Without it the URL is rebuilt from what nginx passes").c_str())
+    ("route-prefix", po::value<std::string>(),
+     env("route-prefix", "path prefix in front of /callbacks/..., e.g. /frontline").c_str())
+    ("max-body", po::value<size_t>()->default_value(65536),
+     env("max-body", "largest request body accepted, in bytes (413 above)").c_str())
+    ("insecure-skip-signature", po::value<bool>()->implicit_value(true)->default_value(false),
+     env("insecure-skip-signature", "DEVELOPMENT ONLY: accept requests without a valid "
+         "X-Twilio-Signature; logs a warning on every request").c_str())
+    ("crm.list-all-customers", po::value<bool>()->implicit_value(true)->default_value(false),
+     env("crm.list-all-customers", "list every customer to every worker (the seed's behaviour) "
+         "instead of the worker's own").c_str())
+    ("twilio.account-sid", po::value<std::string>(),
+     env("twilio.account-sid", "Twilio Account SID (AC...), user of the REST API").c_str())
+    ("twilio.auth-token-file", po::value<std::string>(),
+     env("twilio.auth-token-file", "file holding the Twilio auth token (default: "
+         "$CREDENTIALS_DIRECTORY/twilio-auth-token when present; the token itself may come "
+         "from env TWILIO_AUTH_TOKEN or twilio.auth-token in the config file, never the "
+         "command line)").c_str())
+    ("twilio.api-base", po::value<std::string>()->default_value("https://conversations.twilio.com"),
+     env("twilio.api-base", "base URL of the Conversations REST API").c_str())
+    ("twilio.sms-number", po::value<std::string>(),
+     env("twilio.sms-number", "global SMS proxy number, +E.164").c_str())
+    ("twilio.whatsapp-number", po::value<std::string>(),
+     env("twilio.whatsapp-number", "global WhatsApp sender, with or without whatsapp:").c_str())
+    ("routing.default-worker", po::value<std::string>(),
+     env("routing.default-worker", "worker identity for conversations whose customer has no "
+         "assigned worker").c_str())
+    ("seed.customer-phone-1", po::value<std::string>(),
+     env("seed.customer-phone-1", "phone of the seed's demo Customer 1 (import --seed-demo)").c_str())
+    ("seed.customer-phone-2", po::value<std::string>(),
+     env("seed.customer-phone-2", "phone of the seed's demo Customer 2 (import --seed-demo)").c_str())
+    ("log-format", po::value<std::string>(),
+     env("log-format", "plain | json | journal (default: journal when stderr is the systemd "
+         "journal, else plain)").c_str())
+    ("log-file", po::value<std::string>(),
+     env("log-file", "append the log to this file instead of stderr; reopened on SIGHUP").c_str());
+  // clang-format on
+  return d;
+}
+
+po::options_description SecretDescription() {
+  po::options_description d("Secrets (environment or config file only)", kHelpWidth, kHelpWidth / 2);
+  d.add_options()("twilio.auth-token", po::value<std::string>(), "Twilio auth token");
+  return d;
+}
+
+po::options_description GeneralDescription() {
+  po::options_description d("General", kHelpWidth, kHelpWidth / 2);
+  // clang-format off
+  d.add_options()
+    ("help,h", "print this help and exit")
+    ("version", "print the version and exit")
+    ("config", po::value<std::string>(),
+     "INI config file ([section] name = value, names as the long options). Default: "
+     "frontline-fcgi.conf next to the binary when present [env FRONTLINE_CONFIG]")
+    ("env-file", po::value<std::string>(),
+     "a .env file (NAME=value lines) whose variables fill in the environment; "
+     "default ./.env when present");
+  // clang-format on
+  return d;
+}
+
+po::options_description CommandDescription() {
+  po::options_description d("Command options", kHelpWidth, kHelpWidth / 2);
+  // clang-format off
+  d.add_options()
+    ("replace", po::bool_switch(), "import: replace the whole directory atomically instead of upserting")
+    ("seed-demo", po::bool_switch(), "import: add the seed's two demo customers from "
+     "CUSTOMER_PHONE_1, CUSTOMER_PHONE_2 and Worker_Identity")
+    ("format", po::value<std::string>()->default_value("json"), "export: json | csv");
+  // clang-format on
+  return d;
+}
+
+constexpr const char* kUsage =
+    "Usage: frontline-fcgi [COMMAND] [OPTIONS] [ARGS]\n"
+    "\n"
+    "A FastCGI responder for Twilio Frontline: run it behind nginx (or Apache mod_fcgid),\n"
+    "started by spawn-fcgi, systemd socket activation or the web server itself.\n"
+    "\n"
+    "Commands:\n"
+    "  serve           answer FastCGI requests (the default)\n"
+    "  import FILE...  load customers and workers from JSON or CSV files into the directory\n"
+    "  export          write the directory to stdout as JSON or CSV (import reads it back)\n"
+    "  check-config    validate the configuration and print it with secrets masked\n"
+    "\n"
+    "Exit codes: 0 ok, 64 usage error, 78 configuration error.\n"
+    "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n";
+
+std::string Trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+// Reads NAME=value lines: '#' comments, optional "export ", optional single or double quotes
+// around the value. Lines without '=' are ignored.
+std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw StartupError(kExitConfig, "cannot read env file " + path + ": " + std::strerror(errno));
+  std::map<std::string, std::string> vars;
+  std::string line;
+  while (std::getline(in, line)) {
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("export ", 0) == 0) line = Trim(line.substr(7));
+    size_t eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string name = Trim(line.substr(0, eq));
+    std::string value = Trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    } else {
+      size_t hash = value.find(" #");
+      if (hash != std::string::npos) value = Trim(value.substr(0, hash));
+    }
+    vars.emplace(name, value);
+  }
+  return vars;
+}
+
+std::string ReadSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw StartupError(kExitConfig, "--twilio.auth-token-file: cannot read " + path + ": " +
+                                        std::strerror(errno));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string token = Trim(buffer.str());
+  if (token.empty()) throw StartupError(kExitConfig, "--twilio.auth-token-file: " + path + " is empty");
+  return token;
+}
+
+bool FileExists(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
+
+std::string DirectoryOfExecutable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string path(buf, static_cast<size_t>(n));
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+po::parsed_options EnvironmentOptions(const po::options_description& desc,
+                                      const std::map<std::string, std::string>& environment) {
+  po::parsed_options parsed(&desc);
+  for (const auto& [env, name] : kEnvironmentNames) {
+    auto it = environment.find(env);
+    if (it == environment.end()) continue;
+    if (std::string(env) == "Worker_Identity" && environment.count("WORKER_IDENTITY")) continue;
+    po::option option;
+    option.string_key = name;
+    option.value.push_back(it->second);
+    option.original_tokens = {env, it->second};
+    parsed.options.push_back(option);
+  }
+  return parsed;
+}
+
+template <typename T>
+T Get(const po::variables_map& vm, const char* name, T fallback = T()) {
+  auto it = vm.find(name);
+  return it == vm.end() || it->second.empty() ? fallback : it->second.as<T>();
+}
+
+void CheckUrl(const std::string& option, const std::string& url, bool allow_path) {
+  size_t scheme_end = url.find("://");
+  std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") {
+    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must start with https:// or http://");
+  }
+  std::string rest = url.substr(scheme_end + 3);
+  size_t slash = rest.find('/');
+  if (rest.empty() || slash == 0) {
+    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' has no host");
+  }
+  if (rest.find_first_of("?#") != std::string::npos) {
+    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must not contain ? or #");
+  }
+  if (!allow_path && slash != std::string::npos && slash + 1 < rest.size()) {
+    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must not contain a path");
+  }
+}
+
+void CheckListen(const std::string& listen) {
+  if (listen.empty()) return;
+  if (listen.rfind("unix:", 0) == 0) {
+    if (listen.size() == 5) throw StartupError(kExitConfig, "--listen: unix: needs a socket path");
+    return;
+  }
+  size_t colon = listen.rfind(':');
+  std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  char* end = nullptr;
+  long number = std::strtol(port.c_str(), &end, 10);
+  if (host.empty() || port.empty() || *end != '\0' || number < 1 || number > 65535) {
+    throw StartupError(kExitConfig, "--listen: '" + listen +
+                                        "' must be unix:PATH or HOST:PORT (e.g. 127.0.0.1:9000)");
+  }
+}
+
+LogFormat ParseLogFormat(const std::string& value) {
+  if (value == "plain") return LogFormat::kPlain;
+  if (value == "json") return LogFormat::kJson;
+  if (value == "journal") return LogFormat::kJournal;
+  throw StartupError(kExitConfig, "--log-format: '" + value + "' must be plain, json or journal");
+}
+
+Command ParseCommand(const std::string& word) {
+  if (word == "serve") return Command::kServe;
+  if (word == "import") return Command::kImport;
+  if (word == "export") return Command::kExport;
+  if (word == "check-config") return Command::kCheckConfig;
+  throw StartupError(kExitUsage, "unknown command '" + word + "' (try --help)");
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+Options ParseOptions(int argc, const char* const argv[], std::map<std::string, std::string> environment) {
+  po::options_description general = GeneralDescription();
+  po::options_description settings = SettingsDescription();
+  po::options_description secrets = SecretDescription();
+  po::options_description command = CommandDescription();
+  po::options_description positional_names;
+  positional_names.add_options()("command", po::value<std::string>())(
+      "arguments", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("command", 1).add("arguments", -1);
+
+  po::options_description cli;
+  cli.add(general).add(settings).add(command).add(positional_names);
+  po::options_description all;
+  all.add(general).add(settings).add(secrets).add(command).add(positional_names);
+  po::options_description file_options;
+  file_options.add(settings).add(secrets);
+
+  Options options;
+  po::variables_map from_cli, from_env, from_file, vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).run(),
+              from_cli);
+  } catch (const po::error& e) {
+    throw StartupError(kExitUsage, std::string(e.what()) + " (try --help)");
+  }
+  if (from_cli.count("help")) {
+    std::ostringstream help;
+    po::options_description shown(kHelpWidth, kHelpWidth / 2);
+    shown.add(general).add(settings).add(command);
+    help << kUsage << "\n" << shown;
+    options.command = Command::kHelp;
+    options.help_text = help.str();
+    return options;
+  }
+  if (from_cli.count("version")) {
+    options.command = Command::kVersion;
+    return options;
+  }
+  if (from_cli.count("command")) options.command = ParseCommand(from_cli["command"].as<std::string>());
+  if (from_cli.count("arguments")) {
+    options.arguments = from_cli["arguments"].as<std::vector<std::string>>();
+  }
+
+  // .env fills in what the real environment lacks.
+  std::string env_file = Get<std::string>(from_cli, "env-file");
+  if (env_file.empty() && FileExists(kDefaultEnvFile)) env_file = kDefaultEnvFile;
+  if (!env_file.empty()) {
+    for (auto& [name, value] : ReadEnvFile(env_file)) environment.emplace(name, value);
+    options.env_file = env_file;
+  }
+  try {
+    po::store(EnvironmentOptions(all, environment), from_env);
+  } catch (const po::error& e) {
+    throw StartupError(kExitConfig, std::string("environment: ") + e.what());
+  }
+
+  std::string config = Get<std::string>(from_cli, "config");
+  if (config.empty()) config = Get<std::string>(from_env, "config");
+  if (config.empty()) {
+    std::string beside = DirectoryOfExecutable() + "/" + kConfigNextToBinary;
+    if (FileExists(beside)) config = beside;
+  }
+  if (!config.empty()) {
+    std::ifstream in(config);
+    if (!in) {
+      throw StartupError(kExitConfig, "--config: cannot read " + config + ": " + std::strerror(errno));
+    }
+    try {
+      po::store(po::parse_config_file(in, file_options, false), from_file);
+    } catch (const po::error& e) {
+      throw StartupError(kExitConfig, "config file " + config + ": " + e.what());
+    }
+    options.config_file = config;
+  }
+
+  // Precedence: store() keeps the first non-default value it sees.
+  try {
+    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).run(), vm);
+    po::store(EnvironmentOptions(all, environment), vm);
+    if (!config.empty()) {
+      std::ifstream in(config);
+      po::store(po::parse_config_file(in, file_options, false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw StartupError(kExitConfig, e.what());
+  }
+
+  options.listen = Get<std::string>(vm, "listen");
+  options.threads = Get<int>(vm, "threads", 8);
+  options.directory = Get<std::string>(vm, "directory");
+  options.templates = Get<std::string>(vm, "templates");
+  options.public_url = Get<std::string>(vm, "public-url");
+  options.route_prefix = Get<std::string>(vm, "route-prefix");
+  options.max_body = Get<size_t>(vm, "max-body", 65536);
+  options.skip_signature = Get<bool>(vm, "insecure-skip-signature");
+  options.list_all_customers = Get<bool>(vm, "crm.list-all-customers");
+  options.account_sid = Get<std::string>(vm, "twilio.account-sid");
+  options.api_base = Get<std::string>(vm, "twilio.api-base");
+  options.sms_number = Get<std::string>(vm, "twilio.sms-number");
+  options.whatsapp_number = Get<std::string>(vm, "twilio.whatsapp-number");
+  options.default_worker = Get<std::string>(vm, "routing.default-worker");
+  options.customer_phone_1 = Get<std::string>(vm, "seed.customer-phone-1");
+  options.customer_phone_2 = Get<std::string>(vm, "seed.customer-phone-2");
+  options.log_file = Get<std::string>(vm, "log-file");
+  options.replace = Get<bool>(vm, "replace");
+  options.seed_demo = Get<bool>(vm, "seed-demo");
+  options.export_format = Get<std::string>(vm, "format", "json");
+
+  std::string log_format = Get<std::string>(vm, "log-format");
+  if (!log_format.empty()) {
+    options.log_format = ParseLogFormat(log_format);
+  } else {
+    options.log_format = StderrIsJournal() ? LogFormat::kJournal : LogFormat::kPlain;
+  }
+
+  // The auth token: the first source (command line, environment, config file) that names a
+  // token file or a token wins; then systemd's credential directory.
+  const po::variables_map* sources[] = {&from_cli, &from_env, &from_file};
+  const char* source_names[] = {"command line", "environment", "config file"};
+  for (int i = 0; i < 3 && options.auth_token.empty(); ++i) {
+    std::string file = Get<std::string>(*sources[i], "twilio.auth-token-file");
+    std::string token = Get<std::string>(*sources[i], "twilio.auth-token");
+    if (!file.empty()) {
+      options.auth_token = ReadSecretFile(file);
+      options.auth_token_source = "file " + file;
+    } else if (!token.empty()) {
+      options.auth_token = token;
+      options.auth_token_source = i == 1 ? "environment TWILIO_AUTH_TOKEN" : source_names[i];
+    }
+  }
+  if (options.auth_token.empty()) {
+    auto creds = environment.find("CREDENTIALS_DIRECTORY");
+    if (creds != environment.end()) {
+      std::string file = creds->second + "/" + kCredentialName;
+      if (FileExists(file)) {
+        options.auth_token = ReadSecretFile(file);
+        options.auth_token_source = "credential " + file;
+      }
+    }
+  }
+
+  if (options.threads < 1 || options.threads > 1024) {
+    throw StartupError(kExitConfig, "--threads: must be between 1 and 1024");
+  }
+  if (options.max_body < 1 || options.max_body > 16 * 1024 * 1024) {
+    throw StartupError(kExitConfig, "--max-body: must be between 1 and 16777216 bytes");
+  }
+  CheckListen(options.listen);
+  if (!options.public_url.empty()) CheckUrl("public-url", options.public_url, true);
+  CheckUrl("twilio.api-base", options.api_base, false);
+  if (!options.route_prefix.empty() && options.route_prefix.front() != '/') {
+    throw StartupError(kExitConfig, "--route-prefix: must start with '/'");
+  }
+  if (options.directory.empty()) throw StartupError(kExitConfig, "--directory: must not be empty");
+  if (options.export_format != "json" && options.export_format != "csv") {
+    throw StartupError(kExitUsage, "--format: must be json or csv");
+  }
+  return options;
+}
+
+std::string DescribeOptions(const Options& o) {
+  auto line = [](const char* name, const std::string& value) {
+    return std::string(name) + " = " + (value.empty() ? "(unset)" : value) + "\n";
+  };
+  const char* formats[] = {"plain", "json", "journal"};
+  std::string out;
+  out += line("config", o.config_file);
+  out += line("env-file", o.env_file);
+  out += line("listen", o.listen.empty() ? "fd 0 / LISTEN_FDS" : o.listen);
+  out += line("threads", std::to_string(o.threads));
+  out += line("directory", o.directory);
+  out += line("templates", o.templates.empty() ? "built-in" : o.templates);
+  out += line("public-url", o.public_url);
+  out += line("route-prefix", o.route_prefix);
+  out += line("max-body", std::to_string(o.max_body));
+  out += line("insecure-skip-signature", o.skip_signature ? "true" : "false");
+  out += line("crm.list-all-customers", o.list_all_customers ? "true" : "false");
+  out += line("log-format", formats[static_cast<int>(o.log_format)]);
+  out += line("log-file", o.log_file.empty() ? "stderr" : o.log_file);
+  out += line("twilio.account-sid", o.account_sid);
+  out += line("twilio.auth-token",
+              o.auth_token.empty() ? "" : "******** (from " + o.auth_token_source + ")");
+  out += line("twilio.api-base", o.api_base);
+  out += line("twilio.sms-number", o.sms_number);
+  out += line("twilio.whatsapp-number", o.whatsapp_number);
+  out += line("routing.default-worker", o.default_worker);
+  return out;
+}
+
+}  // namespace frontline

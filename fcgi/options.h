@@ -1,0 +1,84 @@
+// The configuration of one frontline-fcgi run, from the command line, the environment (and a
+// .env file), an INI config file and defaults, in that order of precedence (SPEC §9).
+// ParseOptions is called once from main before any thread starts; Options is then immutable.
+#ifndef FRONTLINE_FCGI_OPTIONS_H_
+#define FRONTLINE_FCGI_OPTIONS_H_
+
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fcgi/log.h"
+
+namespace frontline {
+
+// Exit codes from sysexits.h, as SPEC §9 requires.
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+
+// A startup error: one line for stderr and the process exit code (64 or 78).
+class StartupError : public std::runtime_error {
+ public:
+  StartupError(int exit_code, const std::string& message)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+enum class Command { kServe, kImport, kExport, kCheckConfig, kHelp, kVersion };
+
+struct Options {
+  Command command = Command::kServe;
+  std::vector<std::string> arguments;  // positional arguments after the command
+  std::string help_text;               // filled for kHelp
+
+  std::string config_file;             // the INI file read, if any
+  std::string env_file;                // the .env file read, if any
+  std::string listen;                  // "", "unix:PATH" or "HOST:PORT"
+  int threads = 8;
+  std::string directory = "/var/lib/frontline-fcgi/directory.db";
+  std::string templates;               // "" = built-in
+  std::string public_url;
+  std::string route_prefix;
+  bool skip_signature = false;
+  bool list_all_customers = false;
+  size_t max_body = 65536;
+
+  std::string account_sid;
+  std::string auth_token;              // the secret itself; never printed
+  std::string auth_token_source;       // where it came from, for check-config
+  std::string api_base = "https://conversations.twilio.com";
+  std::string sms_number;
+  std::string whatsapp_number;
+  std::string default_worker;
+  std::string customer_phone_1;        // seed compatibility, for import --seed-demo
+  std::string customer_phone_2;
+
+  LogFormat log_format = LogFormat::kPlain;
+  std::string log_file;
+
+  // Command-specific.
+  bool replace = false;                // import --replace
+  bool seed_demo = false;              // import --seed-demo
+  std::string export_format = "json";  // export --format
+};
+
+// Parses everything. `environment` is the process environment as NAME -> value; variables from
+// a .env file fill in names it lacks (never overriding). Throws
+// StartupError(64) for a command-line usage error and StartupError(78) for a bad configuration.
+Options ParseOptions(int argc, const char* const argv[], std::map<std::string, std::string> environment);
+
+// The process environment as a map (for ParseOptions).
+std::map<std::string, std::string> ProcessEnvironment();
+
+// The effective configuration as INI-style lines, secrets masked (check-config).
+std::string DescribeOptions(const Options& options);
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_FCGI_OPTIONS_H_
