@@ -16,6 +16,9 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr unsigned kHelpWidth = 100;
+// No abbreviations: "--twilio.auth-token" must not silently mean "--twilio.auth-token-file".
+constexpr int kCliStyle =
+    po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
 constexpr const char* kDefaultEnvFile = ".env";
 constexpr const char* kConfigNextToBinary = "frontline-fcgi.conf";
 constexpr const char* kCredentialName = "twilio-auth-token";
@@ -333,7 +336,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   Options options;
   po::variables_map from_cli, from_env, from_file, vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).run(),
+    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).style(kCliStyle).run(),
               from_cli);
   } catch (const po::error& e) {
     throw StartupError(kExitUsage, std::string(e.what()) + " (try --help)");
@@ -390,7 +393,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
 
   // Precedence: store() keeps the first non-default value it sees.
   try {
-    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).style(kCliStyle).run(), vm);
     po::store(EnvironmentOptions(all, environment), vm);
     if (!config.empty()) {
       std::ifstream in(config);

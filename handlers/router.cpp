@@ -1,6 +1,7 @@
 #include "handlers/router.h"
 
 #include <exception>
+#include <iterator>
 #include <string>
 
 #include "handlers/form.h"
@@ -64,20 +65,21 @@ Response CheckSignature(const Request& request, const HandlerConfig& config) {
   return Response{};
 }
 
-Response RunPipeline(Request& request, Services& services) {
+Response RunPipeline(const Route* routes, size_t route_count, Request& request,
+                     Services& services) {
   const HandlerConfig& config = services.config;
   std::string_view path;
   const Route* found = nullptr;
   std::string allow;
   if (StripPrefix(request.path, config.route_prefix, &path)) {
-    for (const Route& route : kRoutes) {
-      if (route.path != path) continue;
-      if (route.method == request.method) {
-        found = &route;
+    for (const Route* route = routes; route != routes + route_count; ++route) {
+      if (route->path != path) continue;
+      if (route->method == request.method) {
+        found = route;
         break;
       }
       if (!allow.empty()) allow += ", ";
-      allow += route.method;
+      allow += route->method;
     }
   }
   if (found == nullptr) {
@@ -106,8 +108,13 @@ Response RunPipeline(Request& request, Services& services) {
 }  // namespace
 
 Response Dispatch(Request& request, Services& services) noexcept {
+  return DispatchRoutes(kRoutes, std::size(kRoutes), request, services);
+}
+
+Response DispatchRoutes(const Route* routes, size_t route_count, Request& request,
+                        Services& services) noexcept {
   try {
-    return RunPipeline(request, services);
+    return RunPipeline(routes, route_count, request, services);
   } catch (const std::exception& e) {
     return ErrorResponse(500, "internal error", std::string("handler threw: ") + e.what());
   } catch (...) {

@@ -30,6 +30,10 @@ struct Route {
 // Never throws: any exception from a handler becomes a 500 with the detail in log_detail.
 Response Dispatch(Request& request, Services& services) noexcept;
 
+// Dispatch over another route table; for unit tests of the pipeline itself.
+Response DispatchRoutes(const Route* routes, size_t route_count, Request& request,
+                        Services& services) noexcept;
+
 // The route `path` (with the configured prefix removed) resolves to, for the request log;
 // `path` itself when it matches no route.
 std::string_view RouteName(std::string_view path, std::string_view prefix);
