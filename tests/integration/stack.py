@@ -1,0 +1,231 @@
+"""The real parts for integration tests: the built frontline-fcgi binary, spawned by spawn-fcgi
+(socket on fd 0) or with --listen, behind a real nginx on a free loopback port, all inside a
+temporary directory that is removed afterwards.
+
+Environment: FRONTLINE_BIN (the binary, set by CTest), FRONTLINE_SOURCE_DIR (repository root).
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+BIN = os.environ.get("FRONTLINE_BIN", "frontline-fcgi")
+SOURCE_DIR = os.environ.get(
+    "FRONTLINE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+AUTH_TOKEN = "integration-test-token-0123456789"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def twilio_signature(token, url, pairs):
+    """X-Twilio-Signature as Twilio's helper libraries compute it, written independently of the
+    C++ code: HMAC-SHA1 over the URL followed by every distinct key+value pair sorted by key
+    then value, base64-encoded."""
+    data = url + "".join(k + v for k, v in sorted(set(pairs)))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise TimeoutError("timed out waiting for " + what)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        import json
+        return json.loads(self.body.decode())
+
+    def __repr__(self):
+        return "Response(%d, %r)" % (self.status, self.body[:200])
+
+
+class Stack:
+    """nginx + frontline-fcgi. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, args=(), env=None, token=AUTH_TOKEN, launcher="spawn-fcgi",
+                 public_url=None, children=1):
+        self.dir = tempfile.mkdtemp(prefix="frontline-it-")
+        self.port = free_port()
+        self.socket_path = os.path.join(self.dir, "fcgi.sock")
+        self.log_path = os.path.join(self.dir, "responder.log")
+        self.args = list(args)
+        self.token = token
+        self.launcher = launcher
+        self.children = children
+        self.public_url = public_url if public_url is not None else "http://127.0.0.1:%d" % self.port
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        if token:
+            self.env["TWILIO_AUTH_TOKEN"] = token
+        if env:
+            self.env.update(env)
+        self.responder = None
+        self.nginx = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def responder_command(self):
+        cmd = [BIN, "--threads", "4", "--log-file", self.log_path]
+        if self.public_url:
+            cmd += ["--public-url", self.public_url]
+        return cmd + self.args
+
+    def start(self):
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        if self.launcher == "spawn-fcgi":
+            # -n keeps spawn-fcgi in the foreground as the responder itself (exec), so we get
+            # its exit code and signals reach it directly.
+            cmd = ["spawn-fcgi", "-n", "-s", self.socket_path, "-M", "0666", "--"] + \
+                self.responder_command()
+        else:
+            cmd = self.responder_command() + ["--listen", "unix:" + self.socket_path]
+        self.stderr = open(os.path.join(self.dir, "responder.stderr"), "wb")
+        self.responder = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+                                          stdout=self.stderr, stderr=self.stderr,
+                                          cwd=self.dir)
+        wait_for(lambda: os.path.exists(self.socket_path) or self.responder.poll() is not None,
+                 what="the FastCGI socket")
+        if self.responder.poll() is not None:
+            raise RuntimeError("responder exited %d: %s" % (self.responder.returncode,
+                                                          self.read_stderr()))
+        self.start_nginx()
+        wait_for(self._healthy, what="GET /healthz through nginx")
+
+    def start_nginx(self):
+        with open(os.path.join(SOURCE_DIR, "nginx", "frontline-dev.conf.in")) as f:
+            conf = f.read()
+        conf = (conf.replace("@RUN_DIR@", self.dir)
+                    .replace("@PORT@", str(self.port))
+                    .replace("@SOCKET@", self.socket_path)
+                    .replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else ""))
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.nginx = subprocess.Popen(
+            ["nginx", "-p", self.dir, "-c", path, "-e", os.path.join(self.dir, "nginx-error.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _healthy(self):
+        if self.nginx.poll() is not None:
+            raise RuntimeError("nginx exited: " + self.read_file("nginx-error.log"))
+        try:
+            return self.get("/healthz").status == 200
+        except OSError:
+            return False
+
+    def stop_responder(self, sig=signal.SIGTERM, timeout=20):
+        """Signals the responder and returns its exit code."""
+        if self.responder is None or self.responder.poll() is not None:
+            return self.responder.returncode if self.responder else None
+        self.responder.send_signal(sig)
+        return self.responder.wait(timeout=timeout)
+
+    def stop(self):
+        code = None
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+        if self.responder is not None:
+            try:
+                code = self.stop_responder()
+            except subprocess.TimeoutExpired:
+                self.responder.kill()
+                self.responder.wait()
+        if hasattr(self, "stderr"):
+            self.stderr.close()
+        if os.environ.get("FRONTLINE_KEEP_TEST_DIRS"):
+            print("kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return code
+
+    # -- inspection ------------------------------------------------------------------------
+    def read_file(self, name):
+        try:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def read_stderr(self):
+        return self.read_file("responder.stderr")
+
+    def read_log(self):
+        return self.read_file("responder.log")
+
+    # -- HTTP through nginx ----------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def post_form(self, path, pairs, sign=True, token=None, url=None, headers=None,
+                  content_type="application/x-www-form-urlencoded"):
+        """POSTs `pairs` form-encoded, signed for the URL nginx will be asked for."""
+        body = urllib.parse.urlencode(pairs)
+        h = {"Content-Type": content_type}
+        if sign:
+            signed_url = url if url is not None else self.public_url + path
+            h["X-Twilio-Signature"] = twilio_signature(token or self.token, signed_url, pairs)
+        h.update(headers or {})
+        return self.request("POST", path, body=body.encode(), headers=h)
+
+    def raw(self, data, read_timeout=10):
+        """Sends raw bytes to nginx and returns everything it answers until it closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=read_timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except socket.timeout:
+                pass
+            return b"".join(chunks)

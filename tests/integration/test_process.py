@@ -1,0 +1,172 @@
+"""The process: how it finds its socket, exit codes, signals (SPEC §9)."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import fastcgi_client
+from stack import AUTH_TOKEN, BIN, Stack, wait_for
+
+HEALTH = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz"}
+ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+
+
+def run(args, env=None, stdin=subprocess.DEVNULL, cwd=None):
+    return subprocess.run([BIN] + args, env=env if env is not None else ENV, stdin=stdin,
+                          capture_output=True, timeout=30, cwd=cwd or tempfile.gettempdir())
+
+
+class ExitCodes(unittest.TestCase):
+    def test_started_without_a_socket_says_how_to_run_it(self):
+        r = run([])
+        self.assertEqual(r.returncode, 64)
+        lines = r.stderr.decode().strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("spawn-fcgi", lines[0])
+
+    def test_usage_errors_are_64(self):
+        for args in (["--bogus"], ["frobnicate"], ["--threads"]):
+            with self.subTest(args=args):
+                r = run(args)
+                self.assertEqual(r.returncode, 64, r.stderr)
+                self.assertEqual(len(r.stderr.decode().strip().splitlines()), 1)
+
+    def test_configuration_errors_are_78_and_name_the_option(self):
+        cases = [(["--threads", "0"], "--threads"),
+                 (["--listen", "nowhere"], "--listen"),
+                 (["--log-format", "xml"], "--log-format"),
+                 (["--public-url", "ftp://x"], "--public-url"),
+                 (["--twilio.auth-token-file", "/nonexistent"], "auth-token-file")]
+        for args, name in cases:
+            with self.subTest(args=args):
+                r = run(args)
+                self.assertEqual(r.returncode, 78, r.stderr)
+                self.assertIn(name, r.stderr.decode())
+
+    def test_serving_without_an_auth_token_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = run(["--listen", "unix:" + os.path.join(d, "s.sock")],
+                    env={"PATH": ENV["PATH"]}, cwd=d)
+            self.assertEqual(r.returncode, 78)
+            self.assertIn("TWILIO_AUTH_TOKEN", r.stderr.decode())
+            self.assertFalse(os.path.exists(os.path.join(d, "s.sock")))
+
+    def test_help_version_and_check_config(self):
+        r = run(["--help"])
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--public-url", r.stdout.decode())
+        r = run(["--version"])
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.decode().startswith("frontline-fcgi "))
+        r = run(["check-config"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(AUTH_TOKEN, r.stdout.decode() + r.stderr.decode())
+        self.assertIn("twilio.auth-token = ********", r.stdout.decode())
+
+    def test_seed_env_file_is_read_from_the_working_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, ".env"), "w") as f:
+                f.write("TWILIO_AUTH_TOKEN=from-dotenv\nWorker_Identity=seed@example.com\n")
+            r = run(["check-config"], env={"PATH": ENV["PATH"]}, cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("routing.default-worker = seed@example.com", r.stdout.decode())
+            self.assertNotIn("from-dotenv", r.stdout.decode())
+
+
+class Sockets(unittest.TestCase):
+    def test_listen_on_tcp(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port], env=ENV,
+                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            def answers():
+                try:
+                    return fastcgi_client.request(("127.0.0.1", port), HEALTH)[0] == 200
+                except OSError:
+                    return False
+            wait_for(answers, what="TCP listener")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=10), 0)
+            p.stderr.close()
+
+    def test_systemd_listen_fds(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "sd.sock")
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(path)
+            listener.listen(16)
+            fd = listener.fileno()
+
+            def to_fd3():
+                os.dup2(fd, 3)
+            # LISTEN_PID must be the responder's own pid: sh sets it, then execs in place.
+            p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0"', BIN],
+                                 env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 pass_fds=(fd,), preexec_fn=to_fd3)
+            listener.close()
+            try:
+                status, _, body = fastcgi_client.request(path, HEALTH)
+                self.assertEqual(status, 200, body)
+            finally:
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=10), 0)
+            self.assertIn(b"LISTEN_FDS", p.stderr.read())
+            p.stderr.close()
+
+
+class Signals(unittest.TestCase):
+    def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(self):
+        with Stack() as stack:
+            # Start a request whose body is still arriving when SIGTERM comes.
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(stack.socket_path)
+            params = dict(HEALTH)
+            params["CONTENT_LENGTH"] = "5"
+            s.sendall(fastcgi_client._record(fastcgi_client.FCGI_BEGIN_REQUEST,
+                                             b"\x00\x01" + b"\x00" * 6) +
+                      fastcgi_client._record(fastcgi_client.FCGI_PARAMS,
+                                             fastcgi_client.encode_params(params)) +
+                      fastcgi_client._record(fastcgi_client.FCGI_PARAMS, b"") +
+                      fastcgi_client._record(fastcgi_client.FCGI_STDIN, b"ab"))
+            time.sleep(0.3)
+            stack.responder.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            self.assertIsNone(stack.responder.poll(), "exited with a request in flight")
+            s.sendall(fastcgi_client._record(fastcgi_client.FCGI_STDIN, b"cde") +
+                      fastcgi_client._record(fastcgi_client.FCGI_STDIN, b""))
+            reply = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            s.close()
+            self.assertIn(b"Status: 200", reply)
+            self.assertEqual(stack.responder.wait(timeout=10), 0)
+            self.assertIn("stopped", stack.read_log())
+
+    def test_sigint_exits_0(self):
+        with Stack() as stack:
+            self.assertEqual(stack.stop_responder(signal.SIGINT), 0)
+
+    def test_sighup_reopens_the_log_file(self):
+        with Stack() as stack:
+            stack.get("/healthz")
+            os.rename(stack.log_path, stack.log_path + ".1")
+            stack.responder.send_signal(signal.SIGHUP)
+            wait_for(lambda: os.path.exists(stack.log_path), what="reopened log")
+            stack.get("/healthz", headers={"X-Request-Id": "after-rotation"})
+            wait_for(lambda: "after-rotation" in stack.read_log(), what="line in the new log")
+            self.assertNotIn("after-rotation", stack.read_file("responder.log.1"))
+            self.assertIsNone(stack.responder.poll())
+
+
+if __name__ == "__main__":
+    unittest.main()
