@@ -7,12 +7,15 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "fcgi/log.h"
 #include "fcgi/options.h"
 #include "fcgi/server.h"
 #include "handlers/metrics.h"
 #include "handlers/services.h"
+#include "handlers/templates.h"
 
 namespace frontline {
 namespace {
@@ -32,6 +35,16 @@ HandlerConfig MakeHandlerConfig(const Options& options) {
   config.default_worker = options.default_worker;
   config.list_all_customers = options.list_all_customers;
   return config;
+}
+
+// The --templates file, or the built-in set. A bad file is a configuration error that names
+// the file and the position.
+Templates LoadTemplates(const Options& options) {
+  if (options.templates.empty()) return Templates::BuiltIn();
+  std::string error;
+  std::optional<Templates> loaded = Templates::LoadFile(options.templates, &error);
+  if (!loaded) throw StartupError(kExitConfig, "--templates: " + error);
+  return std::move(*loaded);
 }
 
 // Serving without a way to check signatures would accept forged requests: refuse to start.
@@ -66,9 +79,10 @@ int Serve(const Options& options) {
   }
 
   HandlerConfig config = MakeHandlerConfig(options);
+  Templates templates = LoadTemplates(options);
   Clock clock;
   Metrics metrics;
-  Services services{config, nullptr, nullptr, &metrics, clock};
+  Services services{config, nullptr, &templates, &metrics, clock};
 
   if (FCGX_Init() != 0) throw StartupError(kExitConfig, "libfcgi initialisation failed");
   // Signals go to this thread only (sigwait below); request threads inherit the mask.
@@ -117,6 +131,7 @@ int Serve(const Options& options) {
 int CheckConfig(const Options& options) {
   std::cout << DescribeOptions(options);
   RequireAuthToken(options);
+  LoadTemplates(options);
   std::cout << "configuration ok\n";
   return kExitOk;
 }

@@ -14,6 +14,10 @@ namespace {
 // Callback routes are added here by the issues that implement them; a path that is not in this
 // table is a 404, never a placeholder answer.
 constexpr Route kRoutes[] = {
+    {"/callbacks/crm", "POST", RouteKind::kTwilioForm, &HandleCrm},
+    {"/callbacks/outgoing-conversation", "POST", RouteKind::kTwilioForm,
+     &HandleOutgoingConversation},
+    {"/callbacks/templates", "POST", RouteKind::kTwilioForm, &HandleTemplates},
     {"/healthz", "GET", RouteKind::kPlainGet, &HandleHealth},
     {"/metrics", "GET", RouteKind::kPlainGet, &HandleMetrics},
 };

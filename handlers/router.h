@@ -39,6 +39,9 @@ Response DispatchRoutes(const Route* routes, size_t route_count, Request& reques
 std::string_view RouteName(std::string_view path, std::string_view prefix);
 
 // The handlers, one per route file.
+Response HandleCrm(const Request& request, Services& services);
+Response HandleOutgoingConversation(const Request& request, Services& services);
+Response HandleTemplates(const Request& request, Services& services);
 Response HandleHealth(const Request& request, Services& services);
 Response HandleMetrics(const Request& request, Services& services);
 
