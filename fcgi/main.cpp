@@ -10,6 +10,9 @@
 #include <optional>
 #include <utility>
 
+#include "directory/export.h"
+#include "directory/import.h"
+#include "directory/sqlite_directory.h"
 #include "fcgi/log.h"
 #include "fcgi/options.h"
 #include "fcgi/server.h"
@@ -80,9 +83,11 @@ int Serve(const Options& options) {
 
   HandlerConfig config = MakeHandlerConfig(options);
   Templates templates = LoadTemplates(options);
+  std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
+  if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
   Clock clock;
   Metrics metrics;
-  Services services{config, nullptr, &templates, &metrics, clock};
+  Services services{config, directory.get(), &templates, &metrics, clock};
 
   if (FCGX_Init() != 0) throw StartupError(kExitConfig, "libfcgi initialisation failed");
   // Signals go to this thread only (sigwait below); request threads inherit the mask.
@@ -128,6 +133,56 @@ int Serve(const Options& options) {
   return kExitOk;
 }
 
+// import FILE... [--replace] [--seed-demo]: one transaction for everything named.
+int Import(const Options& options) {
+  if (options.arguments.empty() && !options.seed_demo) {
+    throw StartupError(kExitUsage, "import: name at least one JSON or CSV file, or --seed-demo");
+  }
+  ImportOptions import_options;
+  import_options.replace = options.replace;
+  import_options.progress = isatty(STDERR_FILENO) != 0;
+  ImportStats stats;
+  std::string error;
+  bool ok;
+  if (options.seed_demo) {
+    if (!options.arguments.empty()) {
+      throw StartupError(kExitUsage, "import: --seed-demo takes no files");
+    }
+    if (options.customer_phone_1.empty() || options.customer_phone_2.empty() ||
+        options.default_worker.empty()) {
+      throw StartupError(kExitConfig,
+                         "import --seed-demo: set CUSTOMER_PHONE_1, CUSTOMER_PHONE_2 and "
+                         "Worker_Identity (environment or .env)");
+    }
+    ok = ImportRecords(options.directory,
+                       SeedDemoCustomers(options.customer_phone_1, options.customer_phone_2,
+                                         options.default_worker),
+                       {}, import_options, &stats, &error);
+  } else {
+    ok = ImportFiles(options.directory, options.arguments, import_options, &stats, &error);
+  }
+  if (!ok) {
+    std::cerr << "frontline-fcgi: import failed, directory unchanged: " << error << "\n";
+    return kExitDataError;
+  }
+  std::cerr << "imported " << stats.customers << " customers and " << stats.workers
+            << " workers into " << options.directory << (options.replace ? " (replaced)" : "")
+            << "\n";
+  return kExitOk;
+}
+
+int Export(const Options& options) {
+  if (!options.arguments.empty()) throw StartupError(kExitUsage, "export takes no arguments");
+  std::string error;
+  ExportFormat format = options.export_format == "csv" ? ExportFormat::kCsv : ExportFormat::kJson;
+  if (!ExportDirectory(options.directory, format, std::cout, &error)) {
+    std::cout.flush();
+    throw StartupError(kExitConfig, "export: " + error);
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
 int CheckConfig(const Options& options) {
   std::cout << DescribeOptions(options);
   RequireAuthToken(options);
@@ -150,8 +205,9 @@ int Run(int argc, char** argv) {
     case Command::kServe:
       return Serve(options);
     case Command::kImport:
+      return Import(options);
     case Command::kExport:
-      throw StartupError(kExitUsage, "this build has no customer directory yet");
+      return Export(options);
   }
   return kExitOk;
 }

@@ -17,6 +17,7 @@ namespace frontline {
 // Exit codes from sysexits.h, as SPEC §9 requires.
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 64;
+constexpr int kExitDataError = 65;  // import: a bad record in an input file
 constexpr int kExitConfig = 78;
 
 // A startup error: one line for stderr and the process exit code (64 or 78).

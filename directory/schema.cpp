@@ -1,0 +1,173 @@
+#include "directory/schema.h"
+
+#include <iterator>
+#include <string_view>
+
+#include "directory/search.h"
+#include "directory/sqlite_util.h"
+
+namespace frontline {
+namespace {
+
+struct Migration {
+  const char* description;
+  const char* sql;
+};
+
+// Append only: entry i brings the schema from version i to version i + 1.
+constexpr Migration kMigrations[] = {
+    {"customers, channels, links, workers and the search index", R"sql(
+CREATE TABLE customers (
+  id INTEGER PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  sort_key TEXT NOT NULL,
+  avatar TEXT NOT NULL DEFAULT '',
+  details_title TEXT NOT NULL DEFAULT '',
+  details_content TEXT NOT NULL DEFAULT '',
+  worker TEXT NOT NULL DEFAULT '',
+  search_text TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX customers_by_id ON customers(customer_id);
+CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id);
+CREATE INDEX customers_by_order ON customers(sort_key, customer_id);
+CREATE TABLE channels (
+  customer INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  value TEXT NOT NULL,
+  normalised TEXT NOT NULL,
+  PRIMARY KEY (customer, position)
+) WITHOUT ROWID;
+CREATE INDEX channels_by_address ON channels(normalised);
+CREATE TABLE links (
+  customer INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  value TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  PRIMARY KEY (customer, position)
+) WITHOUT ROWID;
+CREATE TABLE workers (
+  identity TEXT PRIMARY KEY,
+  sms_number TEXT NOT NULL DEFAULT '',
+  whatsapp_number TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE worker_keys (
+  wkey INTEGER PRIMARY KEY,
+  identity TEXT NOT NULL UNIQUE
+);
+CREATE TABLE search_terms (
+  wkey INTEGER NOT NULL,
+  term TEXT NOT NULL,
+  customer INTEGER NOT NULL,
+  PRIMARY KEY (wkey, term, customer)
+) WITHOUT ROWID;
+)sql"},
+};
+
+void MatchAllFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {
+  if (argc != 2) {
+    sqlite3_result_error(context, "fl_match_all takes 2 arguments", -1);
+    return;
+  }
+  auto text = [](sqlite3_value* v) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+    return p == nullptr ? std::string_view()
+                        : std::string_view(p, static_cast<size_t>(sqlite3_value_bytes(v)));
+  };
+  sqlite3_result_int(context, MatchesAllTerms(text(argv[0]), text(argv[1])) ? 1 : 0);
+}
+
+}  // namespace
+
+const char* BulkLoadDropIndexesSql() {
+  return "DROP INDEX customers_by_id; DROP INDEX customers_by_worker;"
+         " DROP INDEX customers_by_order; DROP INDEX channels_by_address;";
+}
+
+const char* BulkLoadCreateIndexesSql() {
+  return "CREATE UNIQUE INDEX customers_by_id ON customers(customer_id);"
+         "CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id);"
+         "CREATE INDEX customers_by_order ON customers(sort_key, customer_id);"
+         "CREATE INDEX channels_by_address ON channels(normalised);";
+}
+
+int LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+sqlite3* OpenConnection(const std::string& path, std::string* error) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    if (error != nullptr) *error = SqliteError(db, "open " + path);
+    sqlite3_close(db);
+    return nullptr;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  // busy_timeout first: switching to WAL may have to wait for another process.
+  const char* kPragmas =
+      "PRAGMA busy_timeout=5000;"
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA foreign_keys=ON;"
+      "PRAGMA synchronous=NORMAL;";
+  std::string detail;
+  if (!ExecSql(db, kPragmas, &detail) ||
+      sqlite3_create_function_v2(db, "fl_match_all", 2,
+                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                 MatchAllFunction, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (detail.empty()) detail = sqlite3_errmsg(db);
+    if (error != nullptr) *error = "configure " + path + ": " + detail;
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+int SchemaVersion(sqlite3* db) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) return -1;
+  int version = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) version = sqlite3_column_int(stmt, 0);
+  sqlite3_finalize(stmt);
+  return version;
+}
+
+bool Migrate(sqlite3* db, std::string* error) {
+  const int latest = LatestSchemaVersion();
+  int version = SchemaVersion(db);
+  if (version == latest) return true;  // the common case: no write lock needed
+  std::string detail;
+  if (!ExecSql(db, "BEGIN IMMEDIATE", &detail)) {
+    if (error != nullptr) *error = "migrate: " + detail;
+    return false;
+  }
+  // Another process may have migrated while we waited for the lock.
+  version = SchemaVersion(db);
+  bool ok = version >= 0;
+  if (!ok) {
+    detail = sqlite3_errmsg(db);
+  } else if (version > latest) {
+    ok = false;
+    detail = "database schema version " + std::to_string(version) +
+             " is newer than this build supports (" + std::to_string(latest) + ")";
+  }
+  for (int v = version; ok && v < latest; ++v) {
+    if (!ExecSql(db, kMigrations[v].sql, &detail)) {
+      ok = false;
+      detail = std::string(kMigrations[v].description) + ": " + detail;
+    }
+  }
+  if (ok && version < latest) {
+    std::string set_version = "PRAGMA user_version=" + std::to_string(latest);
+    ok = ExecSql(db, set_version.c_str(), &detail);
+  }
+  if (ok) ok = ExecSql(db, "COMMIT", &detail);
+  if (!ok) {
+    ExecSql(db, "ROLLBACK", nullptr);
+    if (error != nullptr) *error = "migrate: " + detail;
+  }
+  return ok;
+}
+
+}  // namespace frontline

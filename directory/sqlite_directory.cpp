@@ -1,0 +1,437 @@
+#include "directory/sqlite_directory.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "directory/address.h"
+#include "directory/cursor.h"
+#include "directory/schema.h"
+#include "directory/search.h"
+#include "directory/sqlite_util.h"
+#include "directory/text.h"
+
+namespace frontline {
+namespace {
+
+enum StatementId {
+  kBegin,
+  kCommit,
+  kRollback,
+  kFindById,
+  kFindByAddress,
+  kChannelsOf,
+  kLinksOf,
+  kSortKeyOf,
+  kListWorker,
+  kListAll,
+  kWalkWorker,
+  kWalkAll,
+  kSearchWorker,
+  kSearchAll,
+  kFindWorker,
+  kWorkersWithCustomers,
+  kPing,
+  kStatementCount,
+};
+
+#define FL_CUSTOMER_COLUMNS \
+  "c.id, c.customer_id, c.display_name, c.avatar, c.details_title, c.details_content, c.worker"
+#define FL_SUMMARY_COLUMNS "c.customer_id, c.display_name, c.avatar, c.sort_key"
+#define FL_AFTER_CURSOR " (c.sort_key, c.customer_id) > (:k, :i) "
+#define FL_ORDER " ORDER BY c.sort_key, c.customer_id LIMIT :n"
+
+// Indexed by StatementId. Named parameters: :w worker, :k/:i cursor position, :t extra search
+// terms, :n row limit, :lo/:hi the driving term's token range, :rlo/:rhi its reversed-digits
+// range (empty unless the term is a number).
+constexpr const char* kStatementSql[kStatementCount] = {
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT " FL_CUSTOMER_COLUMNS " FROM customers c WHERE c.customer_id = :id",
+    // The lowest customer_id wins when several customers share an address.
+    "SELECT " FL_CUSTOMER_COLUMNS
+    " FROM channels ch CROSS JOIN customers c ON c.id = ch.customer"
+    " WHERE ch.normalised = :a ORDER BY c.customer_id LIMIT 1",
+    "SELECT type, value FROM channels WHERE customer = :c ORDER BY position",
+    "SELECT type, value, display_name FROM links WHERE customer = :c ORDER BY position",
+    "SELECT sort_key FROM customers WHERE customer_id = :id",
+    // Plain pages: a walk of customers_by_worker / customers_by_order from the cursor.
+    "SELECT " FL_SUMMARY_COLUMNS
+    " FROM customers c WHERE c.worker = :w AND" FL_AFTER_CURSOR FL_ORDER,
+    "SELECT " FL_SUMMARY_COLUMNS " FROM customers c WHERE" FL_AFTER_CURSOR FL_ORDER,
+    // Searches whose terms are all too short for the index: the same walk, filtered.
+    "SELECT " FL_SUMMARY_COLUMNS " FROM customers c WHERE c.worker = :w AND" FL_AFTER_CURSOR
+    " AND fl_match_all(c.search_text, :t)" FL_ORDER,
+    "SELECT " FL_SUMMARY_COLUMNS " FROM customers c WHERE" FL_AFTER_CURSOR
+    " AND fl_match_all(c.search_text, :t)" FL_ORDER,
+    // Indexed searches: a range of search_terms (the longest term as a token prefix) within the
+    // worker's key, then the other terms checked on the rows found, then the page in order.
+    "SELECT " FL_SUMMARY_COLUMNS
+    " FROM ("
+    " SELECT customer FROM search_terms WHERE wkey = (SELECT wkey FROM worker_keys WHERE"
+    " identity = :w) AND term >= :lo AND term < :hi"
+    " UNION SELECT customer FROM search_terms WHERE wkey = (SELECT wkey FROM worker_keys WHERE"
+    " identity = :w) AND term >= :rlo AND term < :rhi"
+    ") t CROSS JOIN customers c ON c.id = t.customer"
+    " WHERE c.worker = :w AND" FL_AFTER_CURSOR " AND fl_match_all(c.search_text, :t)" FL_ORDER,
+    "SELECT " FL_SUMMARY_COLUMNS
+    " FROM ("
+    " SELECT customer FROM search_terms WHERE wkey IN (SELECT wkey FROM worker_keys)"
+    " AND term >= :lo AND term < :hi"
+    " UNION SELECT customer FROM search_terms WHERE wkey IN (SELECT wkey FROM worker_keys)"
+    " AND term >= :rlo AND term < :rhi"
+    ") t CROSS JOIN customers c ON c.id = t.customer"
+    " WHERE" FL_AFTER_CURSOR " AND fl_match_all(c.search_text, :t)" FL_ORDER,
+    "SELECT identity, sms_number, whatsapp_number FROM workers WHERE identity = :w",
+    // One index seek per distinct worker (customers_by_worker), not a scan of all customers.
+    "WITH RECURSIVE w(identity) AS ("
+    " SELECT (SELECT min(worker) FROM customers WHERE worker > '')"
+    " UNION ALL"
+    " SELECT (SELECT min(worker) FROM customers WHERE worker > w.identity) FROM w"
+    " WHERE w.identity IS NOT NULL)"
+    " SELECT identity FROM w WHERE identity IS NOT NULL",
+    "SELECT count(*) FROM worker_keys",
+};
+
+#undef FL_CUSTOMER_COLUMNS
+#undef FL_SUMMARY_COLUMNS
+#undef FL_AFTER_CURSOR
+#undef FL_ORDER
+
+// Binds `value` to the named parameter when the statement has it.
+void BindNamed(sqlite3_stmt* stmt, const char* name, std::string_view value) {
+  int index = sqlite3_bind_parameter_index(stmt, name);
+  if (index > 0) BindText(stmt, index, value);
+}
+void BindNamed(sqlite3_stmt* stmt, const char* name, int64_t value) {
+  int index = sqlite3_bind_parameter_index(stmt, name);
+  if (index > 0) BindInt(stmt, index, value);
+}
+
+}  // namespace
+
+struct SqliteDirectory::Connection {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* statements[kStatementCount] = {};
+
+  ~Connection() {
+    for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db);
+  }
+
+  // The cached statement, prepared on first use; nullptr with `error` set on failure.
+  sqlite3_stmt* Get(StatementId id, std::string* error) {
+    if (statements[id] == nullptr) statements[id] = PreparePersistent(db, kStatementSql[id], error);
+    return statements[id];
+  }
+
+  bool Run(StatementId id, std::string* error) {
+    sqlite3_stmt* stmt = Get(id, error);
+    if (stmt == nullptr) return false;
+    StatementReset reset(stmt);
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+      *error = SqliteError(db, kStatementSql[id]);
+      return false;
+    }
+    return true;
+  }
+};
+
+SqliteDirectory::SqliteDirectory(std::string path) : path_(std::move(path)) {}
+
+SqliteDirectory::~SqliteDirectory() = default;
+
+std::unique_ptr<SqliteDirectory> SqliteDirectory::Open(const std::string& path,
+                                                       std::string* error) {
+  std::string detail;
+  sqlite3* db = OpenConnection(path, &detail);
+  if (db == nullptr || !Migrate(db, &detail)) {
+    sqlite3_close_v2(db);
+    if (error != nullptr) *error = detail;
+    return nullptr;
+  }
+  std::unique_ptr<SqliteDirectory> directory(new SqliteDirectory(path));
+  // Keep the migrating connection as this thread's connection.
+  auto connection = std::make_unique<Connection>();
+  connection->db = db;
+  directory->connections_[std::this_thread::get_id()] = std::move(connection);
+  return directory;
+}
+
+SqliteDirectory::Connection* SqliteDirectory::ThisThread(std::string* error) {
+  const std::thread::id self = std::this_thread::get_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = connections_.find(self);
+    if (it != connections_.end()) return it->second.get();
+  }
+  // Open outside the lock: it may wait on the busy timeout.
+  sqlite3* db = OpenConnection(path_, error);
+  if (db == nullptr) return nullptr;
+  auto connection = std::make_unique<Connection>();
+  connection->db = db;
+  std::lock_guard<std::mutex> lock(mu_);
+  Connection* raw = connection.get();
+  connections_[self] = std::move(connection);
+  return raw;
+}
+
+sqlite3* SqliteDirectory::ThreadConnection(std::string* error) {
+  std::string detail;
+  Connection* c = ThisThread(&detail);
+  if (c == nullptr) {
+    RecordError(detail);
+    if (error != nullptr) *error = detail;
+    return nullptr;
+  }
+  return c->db;
+}
+
+void SqliteDirectory::RecordError(const std::string& error) {
+  error_count_.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = error;
+}
+
+std::string SqliteDirectory::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
+// Steps `stmt` (already bound; reset by the caller) and loads the customer of its first row
+// with channels and links. nullopt without `error` when there is no row.
+std::optional<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stmt* stmt,
+                                                      std::string* error) {
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) {
+    *error = SqliteError(c->db, "find customer");
+    return std::nullopt;
+  }
+  const int64_t id = sqlite3_column_int64(stmt, 0);
+  Customer customer;
+  customer.customer_id = ColumnText(stmt, 1);
+  customer.display_name = ColumnText(stmt, 2);
+  customer.avatar = ColumnText(stmt, 3);
+  customer.details.title = ColumnText(stmt, 4);
+  customer.details.content = ColumnText(stmt, 5);
+  customer.worker = ColumnText(stmt, 6);
+
+  sqlite3_stmt* channels = c->Get(kChannelsOf, error);
+  if (channels == nullptr) return std::nullopt;
+  {
+    StatementReset reset(channels);
+    BindInt(channels, 1, id);
+    while ((rc = sqlite3_step(channels)) == SQLITE_ROW) {
+      customer.channels.push_back({ColumnText(channels, 0), ColumnText(channels, 1)});
+    }
+    if (rc != SQLITE_DONE) {
+      *error = SqliteError(c->db, "read channels");
+      return std::nullopt;
+    }
+  }
+  sqlite3_stmt* links = c->Get(kLinksOf, error);
+  if (links == nullptr) return std::nullopt;
+  {
+    StatementReset reset(links);
+    BindInt(links, 1, id);
+    while ((rc = sqlite3_step(links)) == SQLITE_ROW) {
+      customer.links.push_back({ColumnText(links, 0), ColumnText(links, 1), ColumnText(links, 2)});
+    }
+    if (rc != SQLITE_DONE) {
+      *error = SqliteError(c->db, "read links");
+      return std::nullopt;
+    }
+  }
+  return customer;
+}
+
+std::optional<Customer> SqliteDirectory::FindById(std::string_view customer_id) {
+  std::string error;
+  Connection* c = ThisThread(&error);
+  std::optional<Customer> result;
+  // One read transaction: the customer row and its children come from the same snapshot.
+  if (c != nullptr && c->Run(kBegin, &error)) {
+    if (sqlite3_stmt* stmt = c->Get(kFindById, &error)) {
+      StatementReset reset(stmt);
+      BindText(stmt, 1, customer_id);
+      result = LoadCustomer(c, stmt, &error);
+    }
+    if (!c->Run(error.empty() ? kCommit : kRollback, &error)) result.reset();
+  }
+  if (!error.empty()) {
+    RecordError(error);
+    return std::nullopt;
+  }
+  return result;
+}
+
+std::optional<Customer> SqliteDirectory::FindByAddress(std::string_view address) {
+  const std::string normalised = NormaliseAddress(address);
+  if (normalised.empty()) return std::nullopt;
+  std::string error;
+  Connection* c = ThisThread(&error);
+  std::optional<Customer> result;
+  if (c != nullptr && c->Run(kBegin, &error)) {
+    if (sqlite3_stmt* stmt = c->Get(kFindByAddress, &error)) {
+      StatementReset reset(stmt);
+      BindText(stmt, 1, normalised);
+      result = LoadCustomer(c, stmt, &error);
+    }
+    if (!c->Run(error.empty() ? kCommit : kRollback, &error)) result.reset();
+  }
+  if (!error.empty()) {
+    RecordError(error);
+    return std::nullopt;
+  }
+  return result;
+}
+
+ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
+  ListResult result;
+  std::string error;
+  Connection* c = ThisThread(&error);
+  if (c == nullptr) {
+    RecordError(error);
+    return result;
+  }
+
+  // Where the page starts: strictly after this position ("" "" = the beginning).
+  CursorPosition after;
+  if (!request.page_token.empty()) {
+    std::optional<CursorPosition> decoded = DecodeCursor(request.page_token);
+    if (!decoded) {
+      result.status = ListResult::Status::kBadPageToken;
+      return result;
+    }
+    after = std::move(*decoded);
+  } else if (!request.anchor.empty()) {
+    sqlite3_stmt* stmt = c->Get(kSortKeyOf, &error);
+    if (stmt == nullptr) {
+      RecordError(error);
+      return result;
+    }
+    StatementReset reset(stmt);
+    BindText(stmt, 1, request.anchor);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      result.status = ListResult::Status::kBadAnchor;
+      return result;
+    }
+    if (rc != SQLITE_ROW) {
+      RecordError(SqliteError(c->db, "find anchor"));
+      return result;
+    }
+    after.sort_key = ColumnText(stmt, 0);
+    after.customer_id = request.anchor;
+  }
+
+  const std::vector<std::string> terms = ParseSearchQuery(request.query);
+  // The longest term drives the index when it is long enough.
+  auto longest = std::max_element(terms.begin(), terms.end(), [](const auto& a, const auto& b) {
+    return Utf8Length(a) < Utf8Length(b);
+  });
+  const bool indexed = longest != terms.end() && Utf8Length(*longest) >= kMinIndexedTermLength;
+  std::vector<std::string> filter_terms;
+  for (auto it = terms.begin(); it != terms.end(); ++it) {
+    if (!indexed || it != longest) filter_terms.push_back(*it);
+  }
+
+  StatementId id;
+  if (terms.empty()) {
+    id = request.all_workers ? kListAll : kListWorker;
+  } else if (indexed) {
+    id = request.all_workers ? kSearchAll : kSearchWorker;
+  } else {
+    id = request.all_workers ? kWalkAll : kWalkWorker;
+  }
+  sqlite3_stmt* stmt = c->Get(id, &error);
+  if (stmt == nullptr) {
+    RecordError(error);
+    return result;
+  }
+  const size_t page_size = std::clamp<size_t>(request.page_size, 1, 1000);
+  StatementReset reset(stmt);
+  BindNamed(stmt, ":w", request.worker);
+  BindNamed(stmt, ":k", after.sort_key);
+  BindNamed(stmt, ":i", after.customer_id);
+  BindNamed(stmt, ":t", JoinTerms(filter_terms));
+  BindNamed(stmt, ":n", static_cast<int64_t>(page_size + 1));  // one more: is there a next page?
+  if (indexed) {
+    BindNamed(stmt, ":lo", *longest);
+    BindNamed(stmt, ":hi", PrefixUpperBound(*longest));
+    // Numbers also match at their end: a second range over the reversed digits (else empty).
+    std::string reversed = IsDigits(*longest) ? ReversedDigitsToken(*longest) : std::string();
+    BindNamed(stmt, ":rlo", reversed);
+    BindNamed(stmt, ":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
+  }
+  int rc;
+  std::string last_sort_key;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (result.customers.size() == page_size) {
+      result.next_page_token = EncodeCursor({last_sort_key, result.customers.back().customer_id});
+      break;
+    }
+    result.customers.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)});
+    last_sort_key = ColumnText(stmt, 3);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    RecordError(SqliteError(c->db, "list customers"));
+    result.customers.clear();
+    result.next_page_token.clear();
+  }
+  return result;
+}
+
+std::optional<Worker> SqliteDirectory::FindWorker(std::string_view identity) {
+  std::string error;
+  Connection* c = ThisThread(&error);
+  sqlite3_stmt* stmt = c != nullptr ? c->Get(kFindWorker, &error) : nullptr;
+  if (stmt == nullptr) {
+    RecordError(error);
+    return std::nullopt;
+  }
+  StatementReset reset(stmt);
+  BindText(stmt, 1, identity);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    return Worker{ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)};
+  }
+  if (rc != SQLITE_DONE) RecordError(SqliteError(c->db, "find worker"));
+  return std::nullopt;
+}
+
+std::vector<std::string> SqliteDirectory::WorkersWithCustomers() {
+  std::vector<std::string> workers;
+  std::string error;
+  Connection* c = ThisThread(&error);
+  sqlite3_stmt* stmt = c != nullptr ? c->Get(kWorkersWithCustomers, &error) : nullptr;
+  if (stmt == nullptr) {
+    RecordError(error);
+    return workers;
+  }
+  StatementReset reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) workers.push_back(ColumnText(stmt, 0));
+  if (rc != SQLITE_DONE) {
+    RecordError(SqliteError(c->db, "workers with customers"));
+    workers.clear();
+  }
+  return workers;
+}
+
+bool SqliteDirectory::Ping(std::string* error) {
+  std::string detail;
+  Connection* c = ThisThread(&detail);
+  sqlite3_stmt* stmt = c != nullptr ? c->Get(kPing, &detail) : nullptr;
+  if (stmt != nullptr) {
+    StatementReset reset(stmt);
+    if (sqlite3_step(stmt) == SQLITE_ROW) return true;
+    detail = SqliteError(c->db, "ping");
+  }
+  RecordError(detail);
+  if (error != nullptr) *error = detail;
+  return false;
+}
+
+}  // namespace frontline

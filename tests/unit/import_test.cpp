@@ -1,0 +1,376 @@
+#include "directory/import.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include "directory/sqlite_directory.h"
+#include "tests/unit/directory_test_util.h"
+
+namespace frontline {
+namespace {
+
+using testing::MakeCustomer;
+using testing::TempDir;
+
+// Every customer and worker of a directory, as one comparable string.
+std::string Dump(const std::string& db) {
+  std::string error;
+  auto directory = SqliteDirectory::Open(db, &error);
+  REQUIRE_MESSAGE(directory != nullptr, error);
+  ListRequest request;
+  request.all_workers = true;
+  request.page_size = 1000;
+  std::string out;
+  for (const CustomerSummary& s : directory->ListCustomers(request).customers) {
+    auto c = directory->FindById(s.customer_id);
+    REQUIRE(c.has_value());
+    out += c->customer_id + "|" + c->display_name + "|" + c->avatar + "|" + c->worker + "|" +
+           c->details.title + "|" + c->details.content;
+    for (const Channel& ch : c->channels) out += "|ch:" + ch.type + "=" + ch.value;
+    for (const Link& l : c->links) out += "|ln:" + l.type + "=" + l.value + "=" + l.display_name;
+    out += "\n";
+  }
+  for (const std::string& w : directory->WorkersWithCustomers()) {
+    auto worker = directory->FindWorker(w);
+    if (worker)
+      out += "worker " + worker->identity + "|" + worker->sms_number + "|" +
+             worker->whatsapp_number + "\n";
+  }
+  return out;
+}
+
+TEST_CASE("import: JSON array and object forms") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  const std::string array = dir.Write("a.json", R"([
+  {"customer_id": 42, "display_name": "Answer", "worker": "alice@example.com",
+   "channels": [{"type": "sms", "value": "+15550000042"}],
+   "links": [{"type": "Web", "value": "https://example.com/42", "display_name": "Site"}],
+   "details": {"title": "T", "content": "line 1\nline 2"}, "unknown": {"nested": [1, 2]}},
+  {"customer_id": "x-1", "display_name": "Quote \"Q\" Person", "avatar": null, "channels": null}
+])");
+  const std::string object = dir.Write(
+      "o.json", R"({"workers": [{"identity": "alice@example.com", "sms_number": "+15550009999"}],
+ "customers": [{"customer_id": "x-2", "display_name": "Zed", "worker": "alice@example.com"}],
+ "comment": "ignored"})");
+  ImportStats stats;
+  std::string error;
+  REQUIRE_MESSAGE(ImportFiles(db, {array, object}, {}, &stats, &error), error);
+  CHECK(stats.customers == 3);
+  CHECK(stats.workers == 1);
+  auto directory = SqliteDirectory::Open(db, &error);
+  auto answer = directory->FindById("42");
+  REQUIRE(answer.has_value());
+  CHECK(answer->details.content == "line 1\nline 2");
+  CHECK(answer->links.at(0).display_name == "Site");
+  CHECK(directory->FindById("x-1")->display_name == "Quote \"Q\" Person");
+  CHECK(directory->FindWorker("alice@example.com")->sms_number == "+15550009999");
+  CHECK(ImportFiles(db, {dir.Write("empty.json", "[]")}, {}, &stats, &error));
+  CHECK(stats.customers == 0);
+  CHECK(ImportFiles(db, {dir.Write("empty2.json", " {} \n")}, {}, &stats, &error));
+}
+
+TEST_CASE("import: CSV") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  const std::string csv = dir.Write(
+      "c.csv",
+      "customer_id,display_name,avatar,worker,details_title,details_content,channel_type,"
+      "channel_value,link_type,link_value,link_display_name\r\n"
+      "1,\"Martin, Joseph\",https://example.com/a.png,alice@example.com,History,\"Line 1\r\n"
+      "Line \"\"2\"\"\",sms,+15558675310,Facebook,https://facebook.com/j,FB\r\n"
+      "1,,,,,,whatsapp,whatsapp:+15558675310,CRM,https://crm.example.com/1,\r\n"
+      "1,,,,,,,,Mail,mailto:j@example.com,Mail\r\n"
+      "2,Plain,,alice@example.com,,,,,,,\r\n"
+      "\r\n"
+      "identity,sms_number,whatsapp_number\r\n"
+      "alice@example.com,+15550009999,\r\n");
+  // Columns in another order, a workers file of its own, LF endings, no final newline.
+  const std::string reordered = dir.Write("r.csv",
+                                          "display_name,customer_id,channel_value,channel_type\n"
+                                          "Zed,3,+15551112222,sms");
+  const std::string workers =
+      dir.Write("w.csv", "whatsapp_number,identity\nwhatsapp:+15550008888,bob@example.com\n");
+  ImportStats stats;
+  std::string error;
+  REQUIRE_MESSAGE(ImportFiles(db, {csv, reordered, workers}, {}, &stats, &error), error);
+  CHECK(stats.customers == 3);
+  CHECK(stats.workers == 2);
+  auto directory = SqliteDirectory::Open(db, &error);
+  auto joe = directory->FindById("1");
+  REQUIRE(joe.has_value());
+  CHECK(joe->display_name == "Martin, Joseph");
+  CHECK(joe->details.content == "Line 1\r\nLine \"2\"");
+  REQUIRE(joe->channels.size() == 2);
+  CHECK(joe->channels[1].type == "whatsapp");
+  REQUIRE(joe->links.size() == 3);
+  CHECK(joe->links[1].display_name.empty());
+  CHECK(joe->links[2].value == "mailto:j@example.com");
+  CHECK(directory->FindById("2")->channels.empty());
+  CHECK(directory->FindById("3")->channels.at(0).value == "+15551112222");
+  CHECK(directory->FindWorker("alice@example.com")->sms_number == "+15550009999");
+  CHECK(directory->FindWorker("bob@example.com")->whatsapp_number == "whatsapp:+15550008888");
+}
+
+TEST_CASE("import: every error names file and line, and changes nothing") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  std::string error;
+  REQUIRE(ImportRecords(db, {MakeCustomer("keep", "Kept Customer")}, {}, {}, nullptr, &error));
+  const std::string before = Dump(db);
+
+  const std::string kHeader = "customer_id,display_name,channel_type,channel_value,link_value\n";
+  struct Case {
+    const char* name;
+    std::string content;
+    std::string expected;  // error, after the file path
+  };
+  const Case cases[] = {
+      {"dup.json",
+       "[\n{\"customer_id\":\"1\",\"display_name\":\"A\"},\n{\"customer_id\":\"1\",\"display_"
+       "name\":\"B\"}\n]",
+       ":3: duplicate customer_id \"1\" (first at "},
+      {"dupnum.json",
+       "[{\"customer_id\":1,\"display_name\":\"A\"},\n{\"customer_id\":\"1\",\"display_name\":"
+       "\"B\"}]",
+       ":2: duplicate customer_id \"1\""},
+      {"noid.json", "[\n\n  {\"display_name\":\"A\"}]", ":3: missing customer_id"},
+      {"emptyid.json", "[{\"customer_id\":\"\",\"display_name\":\"A\"}]",
+       ":1: missing customer_id"},
+      {"noname.json", "[{\"customer_id\":\"1\"}]", ":1: missing display_name"},
+      {"floatid.json", "[{\"customer_id\":1.5,\"display_name\":\"A\"}]",
+       ":1: customer_id must be a string or an integer"},
+      {"type.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"channels\":[{\"type\":\"fax\",\"value\":"
+       "\"1\"}]}]",
+       ":1: invalid channel type \"fax\""},
+      {"novalue.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"channels\":[{\"type\":\"sms\"}]}]",
+       ":1: empty sms channel value"},
+      {"url.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\"},\n{\"customer_id\":\"2\",\"display_name\":"
+       "\"B\",\"links\":[{\"type\":\"x\",\"value\":\"www.example.com\"}]}]",
+       ":2: malformed link URL \"www.example.com\""},
+      {"url2.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"links\":[{\"value\":\"https://\"}]}]",
+       ":1: malformed link URL"},
+      {"url3.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"links\":[{\"value\":\"https://a b\"}]}]",
+       ":1: malformed link URL"},
+      {"avatar.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"avatar\":\"/img.png\"}]",
+       ":1: avatar \"/img.png\" is not an absolute http(s) URL"},
+      {"utf8.json", "[{\"customer_id\":\"1\",\n\"display_name\":\"\xc3\x28\"}]",
+       ":2: invalid UTF-8"},
+      {"wrongtype.json", "[{\"customer_id\":\"1\",\"display_name\":7}]",
+       ":1: display_name must be a string"},
+      {"wrongtype2.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"channels\":{}}]",
+       ":1: channels must be an array"},
+      {"wrongtype3.json",
+       "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"links\":[{\"value\":3}]}]",
+       ":1: links[0].value must be a string"},
+      {"wrongtype4.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\",\"details\":\"x\"}]",
+       ":1: details must be an object"},
+      {"notobject.json", "[\"1\"]", ":1: a customer must be a JSON object"},
+      {"syntax.json",
+       "[\n{\"customer_id\":\"1\",\"display_name\":\"A\"},\n{\"customer_id\":\"2\" "
+       "\"display_name\":\"B\"}\n]",
+       ":3: JSON syntax error"},
+      {"trailing.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"},]",
+       ":1: JSON syntax error"},
+      {"toplevel.json", "\"customers\"", ":1: expected an array of customers"},
+      {"after.json", "[]\n[]", ":2: unexpected data after the JSON value"},
+      {"truncated.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"}",
+       ":1: expected ',' or ']'"},
+      {"workers.json", "{\"workers\":[{\"identity\":\"a\"},\n{\"identity\":\"a\"}]}",
+       ":2: duplicate worker identity \"a\""},
+      {"noidentity.json", "{\"workers\":[{\"sms_number\":\"+1\"}]}", ":1: missing worker identity"},
+      {"workersnotarray.json", "{\"workers\":{}}", ":1: \"workers\" must be an array"},
+      {"dup.csv", kHeader + "1,A,,,\n2,B,,,\n1,C,,,\n",
+       ":4: duplicate customer_id \"1\" (first at "},
+      {"noid.csv", kHeader + "1,A,,,\n,B,,,\n", ":3: missing customer_id"},
+      {"noname.csv", kHeader + "1,,,,\n", ":2: missing display_name"},
+      {"type.csv", kHeader + "1,A,sms,+1555,\n1,,pager,123,\n",
+       ":3: invalid channel type \"pager\""},
+      {"url.csv", kHeader + "1,A,,,\"https://ok.example.com\"\n1,,,,ftp://example.com\n",
+       ":3: malformed link URL \"ftp://example.com\""},
+      {"utf8.csv", kHeader + "1,A,,,\n2,\"B\xff\",,,\n", ":3: invalid UTF-8"},
+      {"fields.csv", kHeader + "1,A,,\n", ":2: expected 5 fields, found 4"},
+      {"quote.csv", kHeader + "1,A\"B,,,\n", ":2: quote inside an unquoted field"},
+      {"quote2.csv", kHeader + "1,\"A\"B,,,\n", ":2: unexpected character after a closing quote"},
+      {"unterminated.csv", kHeader + "1,A,,,\n2,\"B\n\n", ":3: unterminated quoted field"},
+      {"column.csv", "customer_id,display_name,phone\n1,A,+1\n", ":1: unknown column \"phone\""},
+      {"column2.csv", "customer_id,customer_id,display_name\n",
+       ":1: duplicate column \"customer_id\""},
+      {"column3.csv", "customer_id,avatar\n1,\n",
+       ":1: the header needs the columns customer_id and display_name"},
+      {"conflict.csv", kHeader + "1,A,,,\n1,B,,,\n",
+       ":3: display_name differs from the first row of customer \"1\""},
+      {"worker.csv", "identity,sms_number\na,+1\na,+2\n", ":3: duplicate worker identity \"a\""},
+      {"customers.txt", "x", ": unsupported file type (expected .json or .csv)"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    const std::string path = dir.Write(c.name, c.content);
+    ImportOptions replace;
+    replace.replace = true;
+    for (const ImportOptions& options : {ImportOptions{}, replace}) {
+      error.clear();
+      CHECK_FALSE(ImportFiles(db, {path}, options, nullptr, &error));
+      CHECK_MESSAGE(error.rfind(path + c.expected, 0) == 0, error);
+      CHECK(Dump(db) == before);
+    }
+  }
+  error.clear();
+  CHECK_FALSE(ImportFiles(db, {dir.File("missing.json")}, {}, nullptr, &error));
+  CHECK(error.find("missing.json: No such file") != std::string::npos);
+}
+
+TEST_CASE("import: a failure half-way leaves the database unchanged") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  std::string error;
+  std::vector<Customer> original;
+  for (int i = 0; i < 50; ++i)
+    original.push_back(MakeCustomer("o" + std::to_string(i), "Orig " + std::to_string(i)));
+  REQUIRE(ImportRecords(db, original, {{"alice@example.com", "+1", ""}}, {}, nullptr, &error));
+  const std::string before = Dump(db);
+
+  // 2 000 good records (updates and new ones), then a bad one; a second good file never read.
+  std::string json = "[\n";
+  for (int i = 0; i < 2000; ++i) {
+    json += "{\"customer_id\":\"" + std::string(i < 50 ? "o" : "n") + std::to_string(i) +
+            "\",\"display_name\":\"Changed " + std::to_string(i) + "\"},\n";
+  }
+  json +=
+      "{\"customer_id\":\"bad\",\"display_name\":\"Bad\",\"channels\":[{\"type\":\"telex\","
+      "\"value\":\"1\"}]}\n]";
+  const std::string bad = dir.Write("big.json", json);
+  const std::string good =
+      dir.Write("good.json", "[{\"customer_id\":\"g\",\"display_name\":\"G\"}]");
+  ImportOptions replace;
+  replace.replace = true;
+  for (const ImportOptions& options : {ImportOptions{}, replace}) {
+    CHECK_FALSE(ImportFiles(db, {good, bad}, options, nullptr, &error));
+    CHECK(error ==
+          bad + ":2002: invalid channel type \"telex\" (expected sms, whatsapp, chat or email)");
+    CHECK(Dump(db) == before);
+  }
+  // In-memory records: the same all-or-nothing rule, named by index.
+  std::vector<Customer> records = {MakeCustomer("o1", "New name"), MakeCustomer("", "No id")};
+  CHECK_FALSE(ImportRecords(db, records, {}, {}, nullptr, &error));
+  CHECK(error == "customers[1]: missing customer_id");
+  CHECK_FALSE(ImportRecords(db, {}, {{"", "", ""}}, {}, nullptr, &error));
+  CHECK(error == "workers[0]: missing worker identity");
+  CHECK(Dump(db) == before);
+}
+
+TEST_CASE("import: upsert versus --replace") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  std::string error;
+  Customer a = MakeCustomer("a", "Alpha");
+  a.channels = {{"sms", "+15550000001"}, {"whatsapp", "whatsapp:+15550000001"}};
+  a.links = {{"Web", "https://a.example.com", "A"}};
+  Customer b = MakeCustomer("b", "Beta", "bob@example.com");
+  REQUIRE(ImportRecords(db, {a, b}, {{"alice@example.com", "+1", ""}}, {}, nullptr, &error));
+
+  // Upsert: a changes (new channel, new worker, no links), c is added, b stays.
+  Customer a2 = MakeCustomer("a", "Alpha Two", "bob@example.com");
+  a2.channels = {{"sms", "+15550000003"}};
+  Customer c = MakeCustomer("c", "Gamma");
+  ImportStats stats;
+  REQUIRE(ImportRecords(db, {a2, c}, {{"alice@example.com", "+2", ""}}, {}, &stats, &error));
+  CHECK(stats.customers == 2);
+  {
+    auto directory = SqliteDirectory::Open(db, &error);
+    auto found = directory->FindById("a");
+    REQUIRE(found.has_value());
+    CHECK(found->display_name == "Alpha Two");
+    CHECK(found->channels.size() == 1);
+    CHECK(found->links.empty());
+    CHECK_FALSE(directory->FindByAddress("+15550000001").has_value());
+    CHECK(directory->FindByAddress("+15550000003")->customer_id == "a");
+    CHECK(directory->FindById("b").has_value());
+    CHECK(directory->FindWorker("alice@example.com")->sms_number == "+2");
+    // The search index follows: old name and number gone, new ones found, under the new worker.
+    ListRequest request;
+    request.worker = "alice@example.com";
+    request.query = "alpha";
+    CHECK(directory->ListCustomers(request).customers.empty());
+    request.worker = "bob@example.com";
+    CHECK(directory->ListCustomers(request).customers.size() == 1);
+    request.query = "two 0003";
+    CHECK(directory->ListCustomers(request).customers.size() == 1);
+    request.query = "0001";
+    CHECK(directory->ListCustomers(request).customers.empty());
+    CHECK(directory->WorkersWithCustomers() ==
+          std::vector<std::string>{"alice@example.com", "bob@example.com"});
+  }
+
+  // Replace: only what the import holds remains.
+  ImportOptions replace;
+  replace.replace = true;
+  REQUIRE(ImportRecords(db, {MakeCustomer("z", "Zeta")}, {}, replace, &stats, &error));
+  auto directory = SqliteDirectory::Open(db, &error);
+  CHECK_FALSE(directory->FindById("a").has_value());
+  CHECK_FALSE(directory->FindById("b").has_value());
+  CHECK(directory->FindById("z").has_value());
+  CHECK_FALSE(directory->FindWorker("alice@example.com").has_value());
+  ListRequest request;
+  request.worker = "alice@example.com";
+  request.query = "zet";
+  CHECK(directory->ListCustomers(request).customers.size() == 1);
+}
+
+TEST_CASE("import: seed demo customers") {
+  std::vector<Customer> seed =
+      SeedDemoCustomers("+15550000001", "+15550000002", "alice@example.com");
+  REQUIRE(seed.size() == 2);
+  CHECK(seed[0].customer_id == "1");
+  CHECK(seed[0].display_name == "Customer 1");
+  CHECK(seed[0].avatar == "https://example.com/image.jpeg");
+  REQUIRE(seed[0].channels.size() == 2);
+  CHECK(seed[0].channels[0].type == "sms");
+  CHECK(seed[0].channels[0].value == "+15550000001");
+  CHECK(seed[0].channels[1].type == "chat");
+  CHECK(seed[0].channels[1].value == "alice@example.com");
+  CHECK(seed[0].links.at(0).display_name == "Meta");
+  CHECK(seed[1].links.at(0).display_name == "Facebook");
+  CHECK(seed[1].channels.size() == 1);
+  CHECK(seed[1].details.content ==
+        "Product: Unobtanium\n\nDate: 2021-07-07\nQuantity: 1000 units\n\nSales rep: Ash Williams");
+  CHECK(seed[1].worker == "alice@example.com");
+
+  TempDir dir;
+  std::string error;
+  REQUIRE_MESSAGE(ImportRecords(dir.File("d.db"), seed, {}, {}, nullptr, &error), error);
+  // The example file holds the same two customers.
+  const std::string db2 = dir.File("e.db");
+  REQUIRE_MESSAGE(
+      ImportFiles(db2, {FRONTLINE_SOURCE_DIR "/examples/customers.json"}, {}, nullptr, &error),
+      error);
+  auto seeded = SqliteDirectory::Open(dir.File("d.db"), &error);
+  auto example = SqliteDirectory::Open(db2, &error);
+  for (const char* id : {"1", "2"}) {
+    auto s = seeded->FindById(id);
+    auto e = example->FindById(id);
+    REQUIRE(s.has_value());
+    REQUIRE(e.has_value());
+    CHECK(s->display_name == e->display_name);
+    CHECK(s->channels.size() == e->channels.size());
+    CHECK(s->links.at(0).display_name == e->links.at(0).display_name);
+    CHECK(s->details.content == e->details.content);
+  }
+}
+
+TEST_CASE("import: progress goes to stderr and ends with a newline") {
+  TempDir dir;
+  std::string error;
+  ImportOptions options;
+  options.progress = true;
+  const std::string json = dir.Write("p.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"}]");
+  CHECK(ImportFiles(dir.File("d.db"), {json}, options, nullptr, &error));
+}
+
+}  // namespace
+}  // namespace frontline

@@ -1,0 +1,409 @@
+#include "directory/sqlite_directory.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "directory/cursor.h"
+#include "directory/import.h"
+#include "directory/schema.h"
+#include "directory/text.h"
+#include "tests/unit/directory_test_util.h"
+
+namespace frontline {
+namespace {
+
+using testing::MakeCustomer;
+using testing::TempDir;
+
+std::vector<std::string> Ids(const ListResult& r) {
+  std::vector<std::string> ids;
+  for (const CustomerSummary& c : r.customers) ids.push_back(c.customer_id);
+  return ids;
+}
+
+// A directory with a handful of customers for alice and bob.
+struct Fixture {
+  TempDir dir;
+  std::string db = dir.File("directory.db");
+  std::unique_ptr<SqliteDirectory> directory;
+
+  Fixture() {
+    std::vector<Customer> customers;
+    Customer joe = MakeCustomer("3", "Joseph Martin");
+    joe.avatar = "https://example.com/joe.png";
+    joe.channels = {{"sms", "+1 (555) 867-5310"}, {"whatsapp", "whatsapp:+15558675310"}};
+    joe.links = {{"Facebook", "https://facebook.com/joe", "Facebook"},
+                 {"CRM", "https://crm.example.com/3", "Record"}};
+    joe.details = {"Purchase History", "Product: Unobtanium\n\nQuantity: 1000"};
+    customers.push_back(joe);
+    customers.push_back(MakeCustomer("1", "bobby Shaftoe"));
+    customers.back().channels = {{"sms", "+15550000001"}};
+    customers.push_back(MakeCustomer("2", "Bobby Shaftoe"));  // same name: ordered by id
+    customers.back().channels = {{"sms", "+15550000001"}};    // same address: lowest id wins
+    customers.push_back(MakeCustomer("10", "Zoë Ångström"));
+    customers.back().channels = {{"whatsapp", "whatsapp:+46701234567"}};
+    customers.push_back(MakeCustomer("4", "Ängel Alpha"));
+    customers.push_back(MakeCustomer("b1", "Bob's Customer", "bob@example.com"));
+    customers.back().channels = {{"email", "Someone@Example.com"}};
+    std::vector<Worker> workers = {{"alice@example.com", "", ""},
+                                   {"bob@example.com", "+15550009999", "whatsapp:+15550009999"}};
+    std::string error;
+    REQUIRE_MESSAGE(ImportRecords(db, customers, workers, {}, nullptr, &error), error);
+    directory = SqliteDirectory::Open(db, &error);
+    REQUIRE_MESSAGE(directory != nullptr, error);
+  }
+
+  ListResult List(const std::string& query, const std::string& worker = "alice@example.com",
+                  size_t page_size = 30, const std::string& token = "") {
+    ListRequest request;
+    request.worker = worker;
+    request.query = query;
+    request.page_size = page_size;
+    request.page_token = token;
+    return directory->ListCustomers(request);
+  }
+};
+
+TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
+  TempDir dir;
+  std::string error;
+  auto directory = SqliteDirectory::Open(dir.File("new.db"), &error);
+  REQUIRE_MESSAGE(directory != nullptr, error);
+  CHECK(directory->path() == dir.File("new.db"));
+  sqlite3* db = directory->ThreadConnection(&error);
+  REQUIRE(db != nullptr);
+  CHECK(SchemaVersion(db) == LatestSchemaVersion());
+  CHECK(directory->Ping(&error));
+  CHECK_FALSE(directory->FindById("1").has_value());
+  auto again = SqliteDirectory::Open(dir.File("new.db"), &error);
+  CHECK(again != nullptr);
+
+  SUBCASE("a database from a newer build is refused") {
+    REQUIRE(sqlite3_exec(db, "PRAGMA user_version=999", nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(SqliteDirectory::Open(dir.File("new.db"), &error) == nullptr);
+    CHECK(error.find("newer") != std::string::npos);
+  }
+  SUBCASE("an unopenable path fails with a message") {
+    CHECK(SqliteDirectory::Open(dir.File("missing/dir/x.db"), &error) == nullptr);
+    CHECK_FALSE(error.empty());
+  }
+}
+
+TEST_CASE("sqlite directory: FindById") {
+  Fixture f;
+  auto joe = f.directory->FindById("3");
+  REQUIRE(joe.has_value());
+  CHECK(joe->display_name == "Joseph Martin");
+  CHECK(joe->avatar == "https://example.com/joe.png");
+  CHECK(joe->worker == "alice@example.com");
+  REQUIRE(joe->channels.size() == 2);
+  CHECK(joe->channels[0].type == "sms");
+  CHECK(joe->channels[0].value == "+1 (555) 867-5310");  // stored as given
+  CHECK(joe->channels[1].value == "whatsapp:+15558675310");
+  REQUIRE(joe->links.size() == 2);
+  CHECK(joe->links[1].display_name == "Record");
+  CHECK(joe->details.content == "Product: Unobtanium\n\nQuantity: 1000");
+  CHECK_FALSE(f.directory->FindById("999").has_value());
+  CHECK_FALSE(f.directory->FindById("").has_value());
+  CHECK_FALSE(f.directory->FindById("3 ").has_value());
+}
+
+TEST_CASE("sqlite directory: FindByAddress") {
+  Fixture f;
+  struct Case {
+    const char* address;
+    const char* id;  // nullptr: not found
+  };
+  const Case cases[] = {
+      {"+15558675310", "3"},
+      {"15558675310", "3"},
+      {"whatsapp:+15558675310", "3"},
+      {"whatsapp:+1 (555) 867-5310", "3"},
+      {"+1 555-867-5310", "3"},
+      {"+15550000001", "1"},  // two customers share it: the lowest customer_id
+      {"whatsapp:+46 70 123 45 67", "10"},
+      {"someone@example.com", "b1"},
+      {"SOMEONE@example.COM", "b1"},
+      {"+15550000009", nullptr},
+      {"", nullptr},
+      {"whatsapp:", nullptr},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.address);
+    auto found = f.directory->FindByAddress(c.address);
+    if (c.id == nullptr) {
+      CHECK_FALSE(found.has_value());
+    } else {
+      REQUIRE(found.has_value());
+      CHECK(found->customer_id == c.id);
+    }
+  }
+  auto joe = f.directory->FindByAddress("whatsapp:+15558675310");
+  REQUIRE(joe.has_value());
+  CHECK(joe->channels.size() == 2);
+  CHECK(joe->links.size() == 2);
+}
+
+TEST_CASE("sqlite directory: workers") {
+  Fixture f;
+  auto bob = f.directory->FindWorker("bob@example.com");
+  REQUIRE(bob.has_value());
+  CHECK(bob->sms_number == "+15550009999");
+  CHECK(bob->whatsapp_number == "whatsapp:+15550009999");
+  auto alice = f.directory->FindWorker("alice@example.com");
+  REQUIRE(alice.has_value());
+  CHECK(alice->sms_number.empty());
+  CHECK_FALSE(f.directory->FindWorker("nobody@example.com").has_value());
+  CHECK(f.directory->WorkersWithCustomers() ==
+        std::vector<std::string>{"alice@example.com", "bob@example.com"});
+}
+
+TEST_CASE("sqlite directory: list order, worker filter and paging") {
+  Fixture f;
+  // Case-insensitive by display name, then customer_id.
+  const std::vector<std::string> alice_order = {"1", "2", "3", "10", "4"};
+  CHECK(FoldCase("Zoë") < FoldCase("Ängel"));  // bytewise on the folded name
+  ListResult all = f.List("");
+  CHECK(all.status == ListResult::Status::kOk);
+  CHECK(Ids(all) == alice_order);
+  CHECK(all.next_page_token.empty());
+  CHECK(all.customers[2].avatar == "https://example.com/joe.png");
+  CHECK(all.customers[0].display_name == "bobby Shaftoe");
+
+  CHECK(Ids(f.List("", "bob@example.com")) == std::vector<std::string>{"b1"});
+  CHECK(f.List("", "nobody@example.com").customers.empty());
+
+  ListRequest everyone;
+  everyone.all_workers = true;
+  CHECK(f.directory->ListCustomers(everyone).customers.size() == 6);
+
+  // Page by page, exactly page_size each, token only when more remain.
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    ListResult page = f.List("", "alice@example.com", 2, token);
+    REQUIRE(page.status == ListResult::Status::kOk);
+    CHECK(page.customers.size() <= 2);
+    for (const auto& id : Ids(page)) seen.push_back(id);
+    token = page.next_page_token;
+    ++pages;
+  } while (!token.empty());
+  CHECK(seen == alice_order);
+  CHECK(pages == 3);
+  // Exactly a full last page: no token.
+  ListResult five = f.List("", "alice@example.com", 5);
+  CHECK(five.customers.size() == 5);
+  CHECK(five.next_page_token.empty());
+}
+
+TEST_CASE("sqlite directory: bad token and anchors") {
+  Fixture f;
+  CHECK(f.List("", "alice@example.com", 30, "garbage").status == ListResult::Status::kBadPageToken);
+  CHECK(f.List("", "alice@example.com", 30, "3").status == ListResult::Status::kBadPageToken);
+
+  ListRequest request;
+  request.worker = "alice@example.com";
+  request.anchor = "3";  // legacy: continue after customer 3
+  ListResult after = f.directory->ListCustomers(request);
+  CHECK(after.status == ListResult::Status::kOk);
+  CHECK(Ids(after) == std::vector<std::string>{"10", "4"});
+  request.anchor = "no-such-customer";
+  CHECK(f.directory->ListCustomers(request).status == ListResult::Status::kBadAnchor);
+  // A token wins over an anchor.
+  request.page_token = EncodeCursor({FoldCase("bobby shaftoe"), "2"});
+  ListResult by_token = f.directory->ListCustomers(request);
+  CHECK(by_token.status == ListResult::Status::kOk);
+  CHECK(Ids(by_token) == std::vector<std::string>{"3", "10", "4"});
+  // A token for a customer that no longer exists still works (keyset position).
+  request.page_token = EncodeCursor({FoldCase("joseph zzz"), "deleted"});
+  CHECK(Ids(f.directory->ListCustomers(request)) == std::vector<std::string>{"10", "4"});
+}
+
+TEST_CASE("sqlite directory: search") {
+  Fixture f;
+  struct Case {
+    const char* query;
+    std::vector<std::string> ids;
+  };
+  const Case cases[] = {
+      {"bobby", {"1", "2"}},
+      {"BOB", {"1", "2"}},
+      {"shaf bob", {"1", "2"}},
+      {"joseph martin", {"3"}},
+      {"jos mar", {"3"}},
+      {"joseph x", {}},
+      {"zoë", {"10"}},
+      {"ZOË ÅNG", {"10"}},
+      {"+1 (555) 867-5310", {"3"}},
+      {"15558675310", {"3"}},
+      {"+15558675310", {"3"}},
+      {"whatsapp:+15558675310", {"3"}},
+      {"555-867", {}},     // middle of the number
+      {"8675310", {"3"}},  // ends with
+      {"5310", {"3"}},
+      {"1555", {"1", "2", "3"}},  // starts with
+      {"+1 555", {"1", "2", "3"}},
+      {"joseph 5310", {"3"}},
+      {"bobby 5310", {}},
+      {"b", {"1", "2"}},  // short terms: list walk with filter
+      {"bo sh", {"1", "2"}},
+      {"ä", {"4"}},
+      {"someone", {}},  // bob's customer, not alice's
+      {"   ", {"1", "2", "3", "10", "4"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.query);
+    ListResult r = f.List(c.query);
+    CHECK(r.status == ListResult::Status::kOk);
+    CHECK(Ids(r) == c.ids);
+  }
+  CHECK(Ids(f.List("someone", "bob@example.com")) == std::vector<std::string>{"b1"});
+  CHECK(Ids(f.List("example.com", "bob@example.com")).empty());  // not a word start
+  CHECK(Ids(f.List("example", "bob@example.com")) == std::vector<std::string>{"b1"});
+
+  ListRequest everyone;
+  everyone.all_workers = true;
+  everyone.query = "bob";
+  CHECK(Ids(f.directory->ListCustomers(everyone)) == std::vector<std::string>{"b1", "1", "2"});
+
+  // Search results page with the same cursors.
+  ListResult first = f.List("1555", "alice@example.com", 2);
+  CHECK(Ids(first) == std::vector<std::string>{"1", "2"});
+  REQUIRE_FALSE(first.next_page_token.empty());
+  ListResult second = f.List("1555", "alice@example.com", 2, first.next_page_token);
+  CHECK(Ids(second) == std::vector<std::string>{"3"});
+  CHECK(second.next_page_token.empty());
+}
+
+TEST_CASE("sqlite directory: paging 1000 customers while the directory changes") {
+  TempDir dir;
+  const std::string db = dir.File("directory.db");
+  std::vector<Customer> customers;
+  for (int i = 0; i < 1000; ++i) {
+    // Names with mixed case and duplicates, so ties are broken by customer_id.
+    std::string name = std::string(1, static_cast<char>((i % 2 ? 'A' : 'a') + i % 26)) + "name " +
+                       std::to_string(i % 97);
+    customers.push_back(MakeCustomer("c" + std::to_string(i), name));
+  }
+  std::string error;
+  REQUIRE_MESSAGE(ImportRecords(db, customers, {}, {}, nullptr, &error), error);
+  auto directory = SqliteDirectory::Open(db, &error);
+  REQUIRE(directory != nullptr);
+
+  sqlite3* writer = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &writer) == SQLITE_OK);
+  sqlite3_busy_timeout(writer, 5000);
+
+  std::set<std::string> deleted;
+  std::set<std::string> inserted;
+  std::vector<std::pair<std::string, std::string>> seen;  // (sort key, id) in page order
+  std::string token;
+  int page_number = 0;
+  do {
+    ListRequest request;
+    request.worker = "alice@example.com";
+    request.page_size = 30;
+    request.page_token = token;
+    ListResult page = directory->ListCustomers(request);
+    REQUIRE(page.status == ListResult::Status::kOk);
+    for (const CustomerSummary& c : page.customers) {
+      seen.emplace_back(FoldCase(c.display_name), c.customer_id);
+    }
+    token = page.next_page_token;
+    ++page_number;
+
+    // Between pages: insert customers before and after the cursor, delete seen and unseen ones.
+    std::vector<Customer> more = {MakeCustomer("new-a" + std::to_string(page_number),
+                                               "AAA early " + std::to_string(page_number)),
+                                  MakeCustomer("new-z" + std::to_string(page_number),
+                                               "zzz late " + std::to_string(page_number)),
+                                  MakeCustomer("new-m" + std::to_string(page_number),
+                                               "Mname " + std::to_string(page_number))};
+    for (const Customer& c : more) inserted.insert(c.customer_id);
+    REQUIRE_MESSAGE(ImportRecords(db, more, {}, {}, nullptr, &error), error);
+    for (int victim : {page_number * 7 % 1000, (page_number * 13 + 500) % 1000}) {
+      std::string id = "c" + std::to_string(victim);
+      std::string sql = "DELETE FROM customers WHERE customer_id = '" + id + "'";
+      REQUIRE(sqlite3_exec(writer, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+      deleted.insert(id);
+    }
+  } while (!token.empty());
+  sqlite3_close(writer);
+
+  // Strictly increasing in the stable order: nothing repeated, nothing out of order.
+  for (size_t i = 1; i < seen.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(seen[i - 1] < seen[i]);
+  }
+  std::set<std::string> seen_ids;
+  for (const auto& [key, id] : seen) seen_ids.insert(id);
+  CHECK(seen_ids.size() == seen.size());
+  // Every original customer that was never deleted was seen exactly once.
+  for (const Customer& c : customers) {
+    if (deleted.count(c.customer_id) == 0) {
+      CAPTURE(c.customer_id);
+      CHECK(seen_ids.count(c.customer_id) == 1);
+    }
+  }
+  // Seen customers are originals or inserted ones, nothing else.
+  for (const std::string& id : seen_ids) {
+    CHECK((id[0] == 'c' || inserted.count(id) == 1));
+  }
+  CHECK(page_number >= 34);
+}
+
+TEST_CASE("sqlite directory: two threads at once, each with its own connection") {
+  Fixture f;
+  std::atomic<int> failures{0};
+  std::vector<sqlite3*> connections(2);
+  auto work = [&](int index) {
+    connections[index] = f.directory->ThreadConnection();
+    for (int i = 0; i < 300; ++i) {
+      auto joe = f.directory->FindById("3");
+      if (!joe || joe->channels.size() != 2) ++failures;
+      if (!f.directory->FindByAddress("whatsapp:+15558675310")) ++failures;
+      if (f.List("bob").customers.size() != 2) ++failures;
+      if (!f.directory->FindWorker("bob@example.com")) ++failures;
+    }
+  };
+  std::thread a(work, 0), b(work, 1);
+  a.join();
+  b.join();
+  CHECK(failures.load() == 0);
+  CHECK(connections[0] != nullptr);
+  CHECK(connections[1] != nullptr);
+  CHECK(connections[0] != connections[1]);
+  CHECK(connections[0] != f.directory->ThreadConnection());
+  CHECK(f.directory->error_count() == 0);
+}
+
+TEST_CASE("sqlite directory: readers see the old data while an import transaction is open") {
+  Fixture f;
+  // Another "process": its own connection, holding an uncommitted write transaction.
+  sqlite3* other = OpenConnection(f.db, nullptr);
+  REQUIRE(other != nullptr);
+  REQUIRE(sqlite3_exec(other,
+                       "BEGIN IMMEDIATE;"
+                       "UPDATE customers SET display_name = 'Changed' WHERE customer_id = '3';"
+                       "DELETE FROM channels;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto joe = f.directory->FindById("3");
+  REQUIRE(joe.has_value());
+  CHECK(joe->display_name == "Joseph Martin");
+  CHECK(joe->channels.size() == 2);
+  CHECK(f.directory->FindByAddress("+15558675310").has_value());
+  REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  joe = f.directory->FindById("3");
+  REQUIRE(joe.has_value());
+  CHECK(joe->display_name == "Changed");
+  CHECK(joe->channels.empty());
+}
+
+}  // namespace
+}  // namespace frontline
