@@ -101,6 +101,8 @@ class Stack:
 
     def responder_command(self):
         cmd = [BIN, "--threads", "4", "--log-file", self.log_path]
+        if "--directory" not in self.args:
+            cmd += ["--directory", os.path.join(self.dir, "directory.db")]
         if self.public_url:
             cmd += ["--public-url", self.public_url]
         return cmd + self.args

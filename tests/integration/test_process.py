@@ -1,5 +1,6 @@
 """The process: how it finds its socket, exit codes, signals (SPEC §9)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,6 +55,13 @@ class ExitCodes(unittest.TestCase):
             self.assertIn("TWILIO_AUTH_TOKEN", r.stderr.decode())
             self.assertFalse(os.path.exists(os.path.join(d, "s.sock")))
 
+    def test_unopenable_directory_is_78(self):
+        with tempfile.TemporaryDirectory() as d:
+            r = run(["--listen", "unix:" + os.path.join(d, "s.sock"),
+                     "--directory", "/nonexistent/dir/directory.db"], cwd=d)
+            self.assertEqual(r.returncode, 78, r.stderr)
+            self.assertIn("--directory", r.stderr.decode())
+
     def test_help_version_and_check_config(self):
         r = run(["--help"])
         self.assertEqual(r.returncode, 0)
@@ -81,7 +89,9 @@ class Sockets(unittest.TestCase):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port], env=ENV,
+        d = tempfile.mkdtemp(prefix="frontline-tcp-")
+        p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port,
+                              "--directory", os.path.join(d, "directory.db")], env=ENV,
                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             def answers():
@@ -94,6 +104,7 @@ class Sockets(unittest.TestCase):
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=10), 0)
             p.stderr.close()
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_systemd_listen_fds(self):
         with tempfile.TemporaryDirectory() as d:
@@ -105,10 +116,12 @@ class Sockets(unittest.TestCase):
 
             def to_fd3():
                 os.dup2(fd, 3)
+            # fd 3 is kept through close_fds by naming it in pass_fds.
             # LISTEN_PID must be the responder's own pid: sh sets it, then execs in place.
-            p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0"', BIN],
+            p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', BIN,
+                                  "--directory", os.path.join(d, "directory.db")],
                                  env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 pass_fds=(fd,), preexec_fn=to_fd3)
+                                 pass_fds=(fd, 3), preexec_fn=to_fd3)
             listener.close()
             try:
                 status, _, body = fastcgi_client.request(path, HEALTH)
