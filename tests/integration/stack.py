@@ -100,7 +100,9 @@ class Stack:
         return False
 
     def responder_command(self):
-        cmd = [BIN, "--threads", "4", "--log-file", self.log_path]
+        cmd = [BIN, "--log-file", self.log_path]
+        if "--threads" not in self.args:
+            cmd += ["--threads", "4"]
         if "--directory" not in self.args:
             cmd += ["--directory", os.path.join(self.dir, "directory.db")]
         if self.public_url:
