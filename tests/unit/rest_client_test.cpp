@@ -1,0 +1,222 @@
+// The pure parts of the Twilio REST client: the SPEC §6 outcome table, Twilio's error and
+// participant JSON, form encoding (checked against the handlers' independent decoder), SID
+// validation, and the requests CurlRestClient refuses before touching the network.
+#include "twilio/rest_client.h"
+
+#include <doctest/doctest.h>
+
+#include "handlers/form.h"
+
+namespace frontline {
+namespace {
+
+RestResult Http(int status, std::optional<int> code = std::nullopt) {
+  RestResult result;
+  result.http_status = status;
+  if (code) {
+    TwilioError error;
+    error.code = *code;
+    error.status = status;
+    result.error = error;
+  }
+  return result;
+}
+
+RestResult Transport(TransportError error, int status = 0) {
+  RestResult result;
+  result.transport_error = error;
+  result.http_status = status;
+  result.transport_message = "detail";
+  return result;
+}
+
+TEST_CASE("rest client: Classify follows SPEC §6") {
+  struct Case {
+    const char* name;
+    RestResult result;
+    Outcome expected;
+  };
+  const Case cases[] = {
+      {"200", Http(200), Outcome::kDone},
+      {"201", Http(201), Outcome::kDone},
+      {"204", Http(204), Outcome::kDone},
+      {"409 without a body", Http(409), Outcome::kDone},
+      {"409/50433", Http(409, 50433), Outcome::kDone},
+      {"400/50433", Http(400, 50433), Outcome::kDone},
+      {"400/50437", Http(400, 50437), Outcome::kDone},
+      {"429", Http(429), Outcome::kRetry},
+      {"429/20429", Http(429, 20429), Outcome::kRetry},
+      {"500", Http(500), Outcome::kRetry},
+      {"502", Http(502), Outcome::kRetry},
+      {"503", Http(503), Outcome::kRetry},
+      {"504", Http(504), Outcome::kRetry},
+      {"599", Http(599), Outcome::kRetry},
+      {"400", Http(400), Outcome::kFailed},
+      {"400/50400", Http(400, 50400), Outcome::kFailed},
+      {"401/20003", Http(401, 20003), Outcome::kFailed},
+      {"403", Http(403), Outcome::kFailed},
+      {"404/50432", Http(404, 50432), Outcome::kFailed},
+      {"422", Http(422), Outcome::kFailed},
+      {"301", Http(301), Outcome::kFailed},
+      {"100", Http(100), Outcome::kFailed},
+      {"600", Http(600), Outcome::kFailed},
+      {"no status and no transport error", Http(0), Outcome::kFailed},
+      {"timeout", Transport(TransportError::kTimeout), Outcome::kRetry},
+      {"timeout after a 200 status line", Transport(TransportError::kTimeout, 200),
+       Outcome::kRetry},
+      {"connection refused", Transport(TransportError::kConnection), Outcome::kRetry},
+      {"connection reset after a 201 status line", Transport(TransportError::kConnection, 201),
+       Outcome::kRetry},
+      {"invalid request", Transport(TransportError::kInvalidRequest), Outcome::kFailed},
+      {"other transport error", Transport(TransportError::kOther), Outcome::kFailed},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    CHECK(Classify(c.result) == c.expected);
+  }
+  CHECK(std::string(OutcomeName(Outcome::kDone)) == "done");
+  CHECK(std::string(OutcomeName(Outcome::kRetry)) == "retry");
+  CHECK(std::string(OutcomeName(Outcome::kFailed)) == "failed");
+  CHECK(std::string(TransportErrorName(TransportError::kInvalidRequest)) == "invalid_request");
+}
+
+TEST_CASE("rest client: Twilio error JSON") {
+  auto error =
+      ParseTwilioError(R"({"code":50433,"message":"Participant already exists","more_info":)"
+                       R"("https://www.twilio.com/docs/errors/50433","status":409})");
+  REQUIRE(error);
+  CHECK(error->code == 50433);
+  CHECK(error->message == "Participant already exists");
+  CHECK(error->status == 409);
+  CHECK(error->more_info == "https://www.twilio.com/docs/errors/50433");
+
+  SUBCASE("only a code") {
+    auto minimal = ParseTwilioError(R"({"code":20003})");
+    REQUIRE(minimal);
+    CHECK(minimal->code == 20003);
+    CHECK(minimal->message.empty());
+    CHECK(minimal->status == 0);
+    CHECK(minimal->more_info.empty());
+  }
+  SUBCASE("wrongly typed members are ignored, not fatal") {
+    auto odd = ParseTwilioError(R"({"code":20404,"message":7,"status":"404","more_info":null})");
+    REQUIRE(odd);
+    CHECK(odd->code == 20404);
+    CHECK(odd->message.empty());
+    CHECK(odd->status == 0);
+  }
+  SUBCASE("not an error body") {
+    CHECK_FALSE(ParseTwilioError(""));
+    CHECK_FALSE(ParseTwilioError("<html>502 Bad Gateway</html>"));
+    CHECK_FALSE(ParseTwilioError("[]"));
+    CHECK_FALSE(ParseTwilioError(R"({"message":"no code"})"));
+    CHECK_FALSE(ParseTwilioError(R"({"code":"50433"})"));
+    CHECK_FALSE(ParseTwilioError(R"({"code":50433)"));
+  }
+}
+
+TEST_CASE("rest client: participant JSON") {
+  auto customer = ParseParticipant(
+      R"({"sid":"MB0123","conversation_sid":"CH0456","identity":null,)"
+      R"("attributes":"{\"avatar\":\"a.png\"}","messaging_binding":)"
+      R"({"type":"sms","address":"+15551234567","proxy_address":"+15550000000"}})");
+  REQUIRE(customer);
+  CHECK(customer->sid == "MB0123");
+  CHECK(customer->conversation_sid == "CH0456");
+  CHECK(customer->identity.empty());
+  CHECK(customer->attributes == R"({"avatar":"a.png"})");
+  CHECK(customer->binding_address == "+15551234567");
+
+  auto worker = ParseParticipant(R"({"sid":"MB1","identity":"alice@example.com",)"
+                                 R"("messaging_binding":null})");
+  REQUIRE(worker);
+  CHECK(worker->identity == "alice@example.com");
+  CHECK(worker->attributes == "{}");
+  CHECK(worker->binding_address.empty());
+
+  CHECK_FALSE(ParseParticipant(R"({"code":50432,"status":404})"));
+  CHECK_FALSE(ParseParticipant("not json"));
+  CHECK_FALSE(ParseParticipant(R"({"sid":5})"));
+}
+
+TEST_CASE("rest client: form encoding round-trips through the form decoder") {
+  const FormFields fields = {
+      {"Identity", "alice+bob@example.com"},
+      {"Attributes", R"({"display_name":"Zoë & \"Co\"","avatar":"https://x/a.png?s=1&t=2"})"},
+      {"Empty", ""},
+      {"Spaces and=signs", "a b=c;d%e#f\n"},
+      {"Nul", std::string("x\0y", 3)},
+  };
+  std::string body = EncodeForm(fields);
+  CHECK(body.find(' ') == std::string::npos);
+  CHECK(body.find('+') == std::string::npos);  // '+' must not survive, or it decodes as space
+  CHECK(body.rfind("Identity=alice%2Bbob%40example.com&", 0) == 0);
+  FormParams decoded;
+  std::string error;
+  REQUIRE(DecodeForm(body, &decoded, &error));
+  std::vector<FormParams::Pair> expected(fields.begin(), fields.end());
+  CHECK(decoded.pairs() == expected);
+
+  CHECK(EncodeForm({}).empty());
+  CHECK(EncodeForm({{"A", "-._~09azAZ"}}) == "A=-._~09azAZ");
+}
+
+TEST_CASE("rest client: SID validation") {
+  CHECK(IsValidSid("CH0123456789abcdef0123456789abcdef"));
+  CHECK(IsValidSid("MB0123456789ABCDEF0123456789ABCDEF"));
+  CHECK(IsValidSid("x"));
+  CHECK(IsValidSid(std::string(64, 'a')));
+  CHECK_FALSE(IsValidSid(std::string(65, 'a')));
+  CHECK_FALSE(IsValidSid(""));
+  for (const char* bad :
+       {"CH../x", "CH 1", "CH%2F", "CH/1", "CH?x=1", "CH#", "CH-1", "CH_1", "CH\xc3\xa9", "CH\n"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(IsValidSid(bad));
+  }
+  CHECK_FALSE(IsValidSid(std::string("CH\0x", 4)));
+}
+
+TEST_CASE("rest client: invalid requests are refused without a network call") {
+  CurlRestClientConfig config;
+  // Nothing listens on port 9 of a TEST-NET address; a request that went out would fail as a
+  // connection error or timeout, never as invalid_request.
+  config.api_base = "http://192.0.2.1:9";
+  config.account_sid = "AC123";
+  config.auth_token = "secret-token";
+  config.connect_timeout_ms = 50;
+  CurlRestClient client(config);
+  const std::string kSid = "CH0123456789abcdef0123456789abcdef";
+
+  auto check_invalid = [](const RestResult& r) {
+    CHECK(r.transport_error == TransportError::kInvalidRequest);
+    CHECK(r.http_status == 0);
+    CHECK(Classify(r) == Outcome::kFailed);
+    CHECK(r.transport_message.find("secret-token") == std::string::npos);
+  };
+  check_invalid(client.AddParticipant("CH/../x", "alice"));
+  check_invalid(client.AddParticipant(kSid, ""));
+  check_invalid(client.FetchParticipant(kSid, "MB 1"));
+  check_invalid(client.FetchParticipant("", "MB1"));
+  check_invalid(client.UpdateParticipantAttributes(kSid, "MB1", "{not json"));
+  check_invalid(client.UpdateParticipantAttributes(kSid, "MB?1", "{}"));
+
+  CurlRestClientConfig ftp = config;
+  ftp.api_base = "ftp://example.com";
+  CurlRestClient bad_base(ftp);
+  RestResult r = bad_base.FetchParticipant(kSid, "MB1");
+  check_invalid(r);
+  CHECK(DescribeResult(r).rfind("invalid_request: ", 0) == 0);
+}
+
+TEST_CASE("rest client: DescribeResult") {
+  RestResult conflict = Http(409, 50433);
+  conflict.error->message = "Participant already exists";
+  CHECK(DescribeResult(conflict) == "HTTP 409 code 50433: Participant already exists");
+  RestResult busy = Http(429);
+  busy.retry_after_seconds = 3;
+  CHECK(DescribeResult(busy) == "HTTP 429 (Retry-After 3 s)");
+  CHECK(DescribeResult(Transport(TransportError::kTimeout)) == "timeout: detail");
+}
+
+}  // namespace
+}  // namespace frontline
