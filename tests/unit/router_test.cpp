@@ -177,7 +177,7 @@ TEST_CASE("router: without public-url the URL is rebuilt from the FastCGI params
   CHECK(f.Run(r).status == 200);
 }
 
-TEST_CASE("router: GET routes skip body and signature checks; real routes answer") {
+TEST_CASE("router: GET routes skip body and signature checks and the real routes answer") {
   Fixture f;
   Request r;
   r.method = "GET";
