@@ -95,6 +95,14 @@ class Stack:
         self.start()
         return self
 
+    def start(self):
+        """Starts the responder, then nginx; on any failure stops what did start."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
     def __exit__(self, *exc):
         self.stop()
         return False
@@ -109,7 +117,7 @@ class Stack:
             cmd += ["--public-url", self.public_url]
         return cmd + self.args
 
-    def start(self):
+    def _start(self):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         if self.launcher == "spawn-fcgi":
             # -n keeps spawn-fcgi in the foreground as the responder itself (exec), so we get
