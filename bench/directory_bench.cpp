@@ -330,8 +330,8 @@ int Main(int argc, char** argv) {
   }
   {
     Naive naive(db,
-                "SELECT DISTINCT c.customer_id FROM customers c NOT INDEXED JOIN channels ch ON"
-                " ch.customer = c.id WHERE c.worker = ?1 AND ch.value LIKE ?2 LIMIT 31");
+                "SELECT customer_id FROM customers NOT INDEXED WHERE worker = ?1 AND"
+                " CAST(channels AS TEXT) LIKE ?2 LIMIT 31");
     Stats s = Measure(naive_samples, [&](int i) {
       Generated g = Generate(picks[i]);
       naive.Run(g.worker, "%" + g.phone.substr(g.phone.size() - 7) + "%");
@@ -341,7 +341,9 @@ int Main(int argc, char** argv) {
                 s.median_us / search_phone.median_us);
   }
   {
-    Naive naive(db, "SELECT customer FROM channels NOT INDEXED WHERE value = ?1 LIMIT 1");
+    Naive naive(db,
+                "SELECT id FROM customers NOT INDEXED WHERE instr(channels, CAST(?1 AS BLOB)) > 0"
+                " LIMIT 1");
     Stats s =
         Measure(naive_samples, [&](int i) { naive.Run("whatsapp:" + Generate(picks[i]).phone); });
     Print("address lookup by exact value, full scan", s, 0);

@@ -114,7 +114,7 @@ void AppendCsvRow(std::initializer_list<std::string_view> fields, std::string* o
 class Reader {
  public:
   ~Reader() {
-    for (sqlite3_stmt* s : {customers_, channels_, links_, workers_}) sqlite3_finalize(s);
+    for (sqlite3_stmt* s : {customers_, workers_}) sqlite3_finalize(s);
     if (db_ != nullptr) {
       if (in_transaction_) ExecSql(db_, "ROLLBACK", nullptr);
       sqlite3_close_v2(db_);
@@ -132,19 +132,13 @@ class Reader {
     in_transaction_ = true;
     customers_ = PreparePersistent(
         db_,
-        "SELECT id, customer_id, display_name, avatar, details_title, details_content, worker"
-        " FROM customers ORDER BY customer_id",
-        error);
-    channels_ = PreparePersistent(
-        db_, "SELECT type, value FROM channels WHERE customer = ?1 ORDER BY position", error);
-    links_ = PreparePersistent(
-        db_, "SELECT type, value, display_name FROM links WHERE customer = ?1 ORDER BY position",
+        "SELECT customer_id, display_name, avatar, details_title, details_content, worker,"
+        " channels, links FROM customers ORDER BY customer_id",
         error);
     workers_ = PreparePersistent(
         db_, "SELECT identity, sms_number, whatsapp_number FROM workers ORDER BY identity", error);
     // A read of the snapshot now, so the whole export sees one version of the data.
-    return customers_ != nullptr && channels_ != nullptr && links_ != nullptr &&
-           workers_ != nullptr;
+    return customers_ != nullptr && workers_ != nullptr;
   }
 
   // The next customer; false at the end or on error (then `error` is set).
@@ -154,34 +148,17 @@ class Reader {
       if (rc != SQLITE_DONE) *error = SqliteError(db_, "export customers");
       return false;
     }
-    int64_t id = sqlite3_column_int64(customers_, 0);
     *c = Customer();
-    c->customer_id = ColumnText(customers_, 1);
-    c->display_name = ColumnText(customers_, 2);
-    c->avatar = ColumnText(customers_, 3);
-    c->details.title = ColumnText(customers_, 4);
-    c->details.content = ColumnText(customers_, 5);
-    c->worker = ColumnText(customers_, 6);
-    {
-      StatementReset reset(channels_);
-      BindInt(channels_, 1, id);
-      while ((rc = sqlite3_step(channels_)) == SQLITE_ROW) {
-        c->channels.push_back({ColumnText(channels_, 0), ColumnText(channels_, 1)});
-      }
-    }
-    if (rc != SQLITE_DONE) {
-      *error = SqliteError(db_, "export channels");
-      return false;
-    }
-    {
-      StatementReset reset(links_);
-      BindInt(links_, 1, id);
-      while ((rc = sqlite3_step(links_)) == SQLITE_ROW) {
-        c->links.push_back({ColumnText(links_, 0), ColumnText(links_, 1), ColumnText(links_, 2)});
-      }
-    }
-    if (rc != SQLITE_DONE) {
-      *error = SqliteError(db_, "export links");
+    c->customer_id = ColumnText(customers_, 0);
+    c->display_name = ColumnText(customers_, 1);
+    c->avatar = ColumnText(customers_, 2);
+    c->details.title = ColumnText(customers_, 3);
+    c->details.content = ColumnText(customers_, 4);
+    c->worker = ColumnText(customers_, 5);
+    if (!DecodeChannelsBlob(ColumnBlob(customers_, 6), &c->channels) ||
+        !DecodeLinksBlob(ColumnBlob(customers_, 7), &c->links)) {
+      *error =
+          "export customers: malformed channels or links of customer \"" + c->customer_id + "\"";
       return false;
     }
     return true;
@@ -204,8 +181,6 @@ class Reader {
   sqlite3* db_ = nullptr;
   bool in_transaction_ = false;
   sqlite3_stmt* customers_ = nullptr;
-  sqlite3_stmt* channels_ = nullptr;
-  sqlite3_stmt* links_ = nullptr;
   sqlite3_stmt* workers_ = nullptr;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -72,6 +73,57 @@ bool CheckUtf8(std::string_view value, const char* field, std::string* reason) {
   return false;
 }
 
+// ValidateCustomer, with the UTF-8 checks only when `check_utf8`.
+bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
+  auto utf8 = [check_utf8, reason](const std::string& value, const char* field) {
+    return !check_utf8 || CheckUtf8(value, field, reason);
+  };
+  if (c.customer_id.empty()) {
+    *reason = "missing customer_id";
+    return false;
+  }
+  if (!utf8(c.customer_id, "customer_id")) return false;
+  if (c.display_name.empty()) {
+    *reason = "missing display_name";
+    return false;
+  }
+  if (!utf8(c.display_name, "display_name") || !utf8(c.avatar, "avatar") ||
+      !utf8(c.worker, "worker") || !utf8(c.details.title, "details.title") ||
+      !utf8(c.details.content, "details.content")) {
+    return false;
+  }
+  if (!c.avatar.empty() && !IsAbsoluteUrl(c.avatar, false)) {
+    *reason = "avatar \"" + c.avatar + "\" is not an absolute http(s) URL";
+    return false;
+  }
+  for (size_t i = 0; i < c.channels.size(); ++i) {
+    const Channel& ch = c.channels[i];
+    if (!utf8(ch.type, "channel type") || !utf8(ch.value, "channel value")) {
+      return false;
+    }
+    if (!IsChannelType(ch.type)) {
+      *reason = "invalid channel type \"" + ch.type + "\" (expected sms, whatsapp, chat or email)";
+      return false;
+    }
+    if (TrimWhitespace(ch.value).empty()) {
+      *reason = "empty " + ch.type + " channel value";
+      return false;
+    }
+  }
+  for (const Link& link : c.links) {
+    if (!utf8(link.type, "link type") || !utf8(link.value, "link value") ||
+        !utf8(link.display_name, "link display_name")) {
+      return false;
+    }
+    if (!IsAbsoluteUrl(link.value, true)) {
+      *reason = "malformed link URL \"" + link.value +
+                "\" (expected an absolute https://, http:// or mailto: URL)";
+      return false;
+    }
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress on stderr
 
@@ -121,7 +173,7 @@ class Progress {
 // times faster. Values are buffered here and bound (without copying) when a batch runs.
 class BatchInserter {
  public:
-  static constexpr int kRowsPerBatch = 64;
+  static constexpr int kRowsPerBatch = 256;
 
   ~BatchInserter() { sqlite3_finalize(full_); }
 
@@ -137,12 +189,17 @@ class BatchInserter {
 
   void Text(std::string_view value) {
     Value& v = values_[count_++];
-    v.is_text = true;
+    v.kind = Value::kText;
+    v.text.assign(value.data(), value.size());
+  }
+  void Blob(std::string_view value) {
+    Value& v = values_[count_++];
+    v.kind = Value::kBlob;
     v.text.assign(value.data(), value.size());
   }
   void Int(int64_t value) {
     Value& v = values_[count_++];
-    v.is_text = false;
+    v.kind = Value::kInt;
     v.integer = value;
   }
 
@@ -168,7 +225,8 @@ class BatchInserter {
 
  private:
   struct Value {
-    bool is_text = false;
+    enum Kind { kInt, kText, kBlob };
+    Kind kind = kInt;
     int64_t integer = 0;
     std::string text;
   };
@@ -177,10 +235,17 @@ class BatchInserter {
     for (size_t i = 0; i < count_; ++i) {
       const Value& v = values_[i];
       int index = static_cast<int>(i) + 1;
-      if (v.is_text) {
-        sqlite3_bind_text64(stmt, index, v.text.data(), v.text.size(), SQLITE_STATIC, SQLITE_UTF8);
-      } else {
-        sqlite3_bind_int64(stmt, index, v.integer);
+      switch (v.kind) {
+        case Value::kText:
+          sqlite3_bind_text64(stmt, index, v.text.data(), v.text.size(), SQLITE_STATIC,
+                              SQLITE_UTF8);
+          break;
+        case Value::kBlob:
+          sqlite3_bind_blob64(stmt, index, v.text.data(), v.text.size(), SQLITE_STATIC);
+          break;
+        case Value::kInt:
+          sqlite3_bind_int64(stmt, index, v.integer);
+          break;
       }
     }
     count_ = 0;
@@ -213,26 +278,97 @@ class BatchInserter {
   sqlite3_stmt* full_ = nullptr;
 };
 
-// A validated customer with everything derived from it that the writer needs, computed on the
-// parsing thread so the writer thread only talks to SQLite.
+// What the writer needs besides a validated customer, derived from it on the writer thread
+// (which has time to spare while the parsing thread is busy). Reused from one customer to the
+// next.
 struct PreparedCustomer {
-  Customer customer;
+  const Customer* customer = nullptr;
   std::string sort_key;
   std::vector<std::string> tokens;
   std::string search_text;
-  std::vector<std::string> normalised;  // per channel
+  std::vector<std::string> addresses;  // distinct normalised channel values
+  std::string channels_blob;
+  std::string links_blob;
 };
 
-PreparedCustomer Prepare(Customer&& customer) {
-  PreparedCustomer p;
-  p.customer = std::move(customer);
-  p.sort_key = FoldCase(p.customer.display_name);
-  p.tokens = SearchTokens(p.customer.display_name, p.customer.channels);
-  p.search_text = JoinSearchTokens(p.tokens);
-  p.normalised.reserve(p.customer.channels.size());
-  for (const Channel& ch : p.customer.channels) p.normalised.push_back(NormaliseAddress(ch.value));
-  return p;
+void Prepare(const Customer& customer, PreparedCustomer* p) {
+  p->customer = &customer;
+  p->sort_key = FoldCase(customer.display_name);
+  p->tokens = SearchTokens(customer.display_name, customer.channels);
+  p->search_text = JoinSearchTokens(p->tokens);
+  p->addresses.clear();
+  for (const Channel& ch : customer.channels) {
+    std::string normalised = NormaliseAddress(ch.value);
+    if (std::find(p->addresses.begin(), p->addresses.end(), normalised) == p->addresses.end()) {
+      p->addresses.push_back(std::move(normalised));
+    }
+  }
+  p->channels_blob.clear();
+  AppendChannelsBlob(customer.channels, &p->channels_blob);
+  p->links_blob.clear();
+  AppendLinksBlob(customer.links, &p->links_blob);
 }
+
+// Rows of a WITHOUT ROWID table (group, key, customer) collected during a bulk load and
+// inserted at the end in primary-key order, which appends to the B-tree instead of inserting
+// at random places. Keys live in one arena; the sort compares the first 8 bytes as an integer.
+class SortedRows {
+ public:
+  void Add(int64_t group, std::string_view key, int64_t customer) {
+    Row row;
+    row.group = group;
+    row.customer = customer;
+    row.offset = arena_.size();
+    row.length = static_cast<uint32_t>(key.size());
+    row.prefix = PrefixKey(key);
+    arena_.append(key);
+    rows_.push_back(row);
+  }
+
+  // Safe to run on another thread while nothing is added.
+  void Sort() {
+    std::string_view arena = arena_;
+    std::sort(rows_.begin(), rows_.end(), [arena](const Row& a, const Row& b) {
+      if (a.group != b.group) return a.group < b.group;
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      int cmp = arena.substr(a.offset, a.length).compare(arena.substr(b.offset, b.length));
+      if (cmp != 0) return cmp < 0;
+      return a.customer < b.customer;
+    });
+  }
+
+  // Calls `emit(group, key, customer)` for each row in order, then frees the rows.
+  template <typename Emit>
+  bool Drain(Emit emit) {
+    std::string_view arena = arena_;
+    for (const Row& row : rows_) {
+      if (!emit(row.group, arena.substr(row.offset, row.length), row.customer)) return false;
+    }
+    rows_ = std::vector<Row>();
+    arena_ = std::string();
+    return true;
+  }
+
+ private:
+  struct Row {
+    uint64_t prefix;  // first 8 bytes of the key, big-endian: most comparisons end here
+    int64_t group;
+    int64_t customer;
+    size_t offset;
+    uint32_t length;
+  };
+
+  static uint64_t PrefixKey(std::string_view key) {
+    uint64_t prefix = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      prefix = (prefix << 8) | (i < key.size() ? static_cast<unsigned char>(key[i]) : 0u);
+    }
+    return prefix;
+  }
+
+  std::vector<Row> rows_;
+  std::string arena_;
+};
 
 class Writer {
  public:
@@ -248,8 +384,10 @@ class Writer {
     db_ = OpenConnection(path, error);
     if (db_ == nullptr || !Migrate(db_, error)) return false;
     // A big page cache, in-memory temporaries and two sorter threads (CREATE INDEX) make bulk
-    // loads several times faster.
-    if (!ExecSql(db_, "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; PRAGMA threads=2;",
+    // loads several times faster. No memory map: the writer's pages live in its cache anyway.
+    if (!ExecSql(db_,
+                 "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; PRAGMA threads=2;"
+                 " PRAGMA mmap_size=0;",
                  error)) {
       return false;
     }
@@ -260,14 +398,14 @@ class Writer {
     }
     in_transaction_ = true;
     if (replace && !ExecSql(db_,
-                            "DELETE FROM search_terms; DELETE FROM channels; DELETE FROM links;"
+                            "DELETE FROM search_terms; DELETE FROM addresses;"
                             "DELETE FROM customers; DELETE FROM worker_keys; DELETE FROM workers;",
                             error)) {
       return false;
     }
     // Empty customers table: nothing to update, so load in bulk: no lookups, the secondary
     // indexes dropped now and rebuilt by sorting at the end, rows inserted in batches, the
-    // search index inserted in key order.
+    // addresses and the search index inserted in key order.
     sqlite3_stmt* count = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT NOT EXISTS (SELECT 1 FROM customers)", -1, &count,
                            nullptr) != SQLITE_OK ||
@@ -282,10 +420,9 @@ class Writer {
       if (!ExecSql(db_, BulkLoadDropIndexesSql(), error) ||
           !customers_.Init(db_,
                            "customers(id, customer_id, display_name, sort_key, avatar,"
-                           " details_title, details_content, worker, search_text)",
-                           9, error) ||
-          !channels_.Init(db_, "channels(customer, position, type, value, normalised)", 5, error) ||
-          !links_.Init(db_, "links(customer, position, type, value, display_name)", 5, error) ||
+                           " details_title, details_content, worker, search_text, channels, links)",
+                           11, error) ||
+          !addresses_.Init(db_, "addresses(normalised, customer)", 2, error) ||
           !terms_.Init(db_, "search_terms(wkey, term, customer)", 3, error)) {
         return false;
       }
@@ -304,18 +441,16 @@ class Writer {
     sqlite3_finalize(keys);
 
     static const char* const kSql[kCount] = {
-        "SELECT id, worker, search_text FROM customers WHERE customer_id = ?1",
+        "SELECT id, worker, search_text, channels FROM customers WHERE customer_id = ?1",
         "INSERT INTO customers(customer_id, display_name, sort_key, avatar, details_title,"
-        " details_content, worker, search_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        " details_content, worker, search_text, channels, links)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         "UPDATE customers SET customer_id = ?1, display_name = ?2, sort_key = ?3, avatar = ?4,"
-        " details_title = ?5, details_content = ?6, worker = ?7, search_text = ?8 WHERE id = ?9",
-        "DELETE FROM channels WHERE customer = ?1",
-        "DELETE FROM links WHERE customer = ?1",
+        " details_title = ?5, details_content = ?6, worker = ?7, search_text = ?8,"
+        " channels = ?9, links = ?10 WHERE id = ?11",
+        "DELETE FROM addresses WHERE normalised = ?1 AND customer = ?2",
         "DELETE FROM search_terms WHERE wkey = ?1 AND term = ?2 AND customer = ?3",
-        "INSERT INTO channels(customer, position, type, value, normalised)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
-        "INSERT INTO links(customer, position, type, value, display_name)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO addresses(normalised, customer) VALUES (?1, ?2)",
         "INSERT OR IGNORE INTO search_terms(wkey, term, customer) VALUES (?1, ?2, ?3)",
         "INSERT INTO worker_keys(identity) VALUES (?1)",
         "INSERT INTO workers(identity, sms_number, whatsapp_number) VALUES (?1, ?2, ?3)"
@@ -330,10 +465,10 @@ class Writer {
   }
 
   // Writes one validated customer (insert or replace).
-  bool AddCustomer(const PreparedCustomer& p, std::string* error) {
-    const Customer& c = p.customer;
-    const std::vector<std::string>& tokens = p.tokens;
-    const std::string& search_text = p.search_text;
+  bool AddCustomer(const Customer& customer, std::string* error) {
+    Prepare(customer, &prepared_);
+    const PreparedCustomer& p = prepared_;
+    const Customer& c = customer;
     int64_t wkey;
     if (!WorkerKey(c.worker, &wkey, error)) return false;
     if (bulk_) return BulkAddCustomer(p, wkey, error);
@@ -346,7 +481,7 @@ class Writer {
       int rc = sqlite3_step(find);
       if (rc == SQLITE_ROW) {
         id = sqlite3_column_int64(find, 0);
-        // Remove the old search tokens (under the old worker's key) and child rows.
+        // Remove the old search tokens (under the old worker's key) and addresses.
         int64_t old_wkey;
         if (!WorkerKey(ColumnText(find, 1), &old_wkey, error)) return false;
         std::string old_text = ColumnText(find, 2);
@@ -362,10 +497,17 @@ class Writer {
           if (!Step(del, error)) return false;
           i = end + 1;
         }
-        for (Stmt s : {kDeleteChannels, kDeleteLinks}) {
-          StatementReset reset_del(statements_[s]);
-          BindInt(statements_[s], 1, id);
-          if (!Step(statements_[s], error)) return false;
+        std::vector<Channel> old_channels;
+        if (!DecodeChannelsBlob(ColumnBlob(find, 3), &old_channels)) {
+          *error = "import: malformed channels of customer \"" + c.customer_id + "\"";
+          return false;
+        }
+        for (const Channel& ch : old_channels) {
+          sqlite3_stmt* del = statements_[kDeleteAddress];
+          StatementReset reset_del(del);
+          BindText(del, 1, NormaliseAddress(ch.value));
+          BindInt(del, 2, id);
+          if (!Step(del, error)) return false;
         }
       } else if (rc != SQLITE_DONE) {
         *error = SqliteError(db_, "import");
@@ -383,33 +525,22 @@ class Writer {
       BindText(write, 5, c.details.title);
       BindText(write, 6, c.details.content);
       BindText(write, 7, c.worker);
-      BindText(write, 8, search_text);
-      if (id >= 0) BindInt(write, 9, id);
+      BindText(write, 8, p.search_text);
+      BindBlob(write, 9, p.channels_blob);
+      BindBlob(write, 10, p.links_blob);
+      if (id >= 0) BindInt(write, 11, id);
       if (!Step(write, error)) return false;
     }
     if (id < 0) id = sqlite3_last_insert_rowid(db_);
 
-    for (size_t i = 0; i < c.channels.size(); ++i) {
-      sqlite3_stmt* s = statements_[kInsertChannel];
+    for (const std::string& address : p.addresses) {
+      sqlite3_stmt* s = statements_[kInsertAddress];
       StatementReset reset(s);
-      BindInt(s, 1, id);
-      BindInt(s, 2, static_cast<int64_t>(i));
-      BindText(s, 3, c.channels[i].type);
-      BindText(s, 4, c.channels[i].value);
-      BindText(s, 5, p.normalised[i]);
+      BindText(s, 1, address);
+      BindInt(s, 2, id);
       if (!Step(s, error)) return false;
     }
-    for (size_t i = 0; i < c.links.size(); ++i) {
-      sqlite3_stmt* s = statements_[kInsertLink];
-      StatementReset reset(s);
-      BindInt(s, 1, id);
-      BindInt(s, 2, static_cast<int64_t>(i));
-      BindText(s, 3, c.links[i].type);
-      BindText(s, 4, c.links[i].value);
-      BindText(s, 5, c.links[i].display_name);
-      if (!Step(s, error)) return false;
-    }
-    for (const std::string& token : tokens) {
+    for (const std::string& token : p.tokens) {
       sqlite3_stmt* s = statements_[kInsertTerm];
       StatementReset reset(s);
       BindInt(s, 1, wkey);
@@ -430,12 +561,7 @@ class Writer {
   }
 
   bool Commit(std::string* error) {
-    if (bulk_) {
-      if (!customers_.Flush(error) || !channels_.Flush(error) || !links_.Flush(error) ||
-          !FlushTerms(error) || !ExecSql(db_, BulkLoadCreateIndexesSql(), error)) {
-        return false;
-      }
-    }
+    if (bulk_ && !FinishBulkLoad(error)) return false;
     if (!ExecSql(db_, "COMMIT", error)) {
       *error = "commit import: " + *error;
       return false;
@@ -449,35 +575,17 @@ class Writer {
     kFind,
     kInsert,
     kUpdate,
-    kDeleteChannels,
-    kDeleteLinks,
+    kDeleteAddress,
     kDeleteTerm,
-    kInsertChannel,
-    kInsertLink,
+    kInsertAddress,
     kInsertTerm,
     kInsertWorkerKey,
     kUpsertWorker,
     kCount,
   };
 
-  struct PendingTerm {
-    uint64_t prefix;  // first 8 bytes of the term, big-endian: most comparisons end here
-    int64_t wkey;
-    int64_t customer;
-    size_t offset;
-    uint32_t length;
-  };
-
-  static uint64_t PrefixKey(std::string_view term) {
-    uint64_t key = 0;
-    for (size_t i = 0; i < 8; ++i) {
-      key = (key << 8) | (i < term.size() ? static_cast<unsigned char>(term[i]) : 0u);
-    }
-    return key;
-  }
-
   bool BulkAddCustomer(const PreparedCustomer& p, int64_t wkey, std::string* error) {
-    const Customer& c = p.customer;
+    const Customer& c = *p.customer;
     const int64_t id = ++last_id_;  // the table started empty
     customers_.Int(id);
     customers_.Text(c.customer_id);
@@ -488,34 +596,38 @@ class Writer {
     customers_.Text(c.details.content);
     customers_.Text(c.worker);
     customers_.Text(p.search_text);
+    customers_.Blob(p.channels_blob);
+    customers_.Blob(p.links_blob);
     if (!customers_.EndRow(error)) return false;
-    for (size_t i = 0; i < c.channels.size(); ++i) {
-      channels_.Int(id);
-      channels_.Int(static_cast<int64_t>(i));
-      channels_.Text(c.channels[i].type);
-      channels_.Text(c.channels[i].value);
-      channels_.Text(p.normalised[i]);
-      if (!channels_.EndRow(error)) return false;
-    }
-    for (size_t i = 0; i < c.links.size(); ++i) {
-      links_.Int(id);
-      links_.Int(static_cast<int64_t>(i));
-      links_.Text(c.links[i].type);
-      links_.Text(c.links[i].value);
-      links_.Text(c.links[i].display_name);
-      if (!links_.EndRow(error)) return false;
-    }
-    for (const std::string& token : p.tokens) {
-      PendingTerm term;
-      term.wkey = wkey;
-      term.customer = id;
-      term.offset = term_arena_.size();
-      term.length = static_cast<uint32_t>(token.size());
-      term.prefix = PrefixKey(token);
-      term_arena_ += token;
-      pending_terms_.push_back(term);
-    }
+    for (const std::string& address : p.addresses) pending_addresses_.Add(0, address, id);
+    for (const std::string& token : p.tokens) pending_terms_.Add(wkey, token, id);
     return true;
+  }
+
+  // Rebuilds the secondary indexes and, meanwhile on a helper thread, sorts the collected
+  // addresses and search terms, which are then appended in key order.
+  bool FinishBulkLoad(std::string* error) {
+    if (!customers_.Flush(error)) return false;
+    std::thread sorter([this] {
+      pending_terms_.Sort();
+      pending_addresses_.Sort();
+    });
+    bool ok = ExecSql(db_, BulkLoadCreateIndexesSql(), error);
+    sorter.join();
+    if (!ok) return false;
+    ok = pending_addresses_.Drain([this, error](int64_t, std::string_view key, int64_t id) {
+      addresses_.Text(key);
+      addresses_.Int(id);
+      return addresses_.EndRow(error);
+    });
+    if (!ok || !addresses_.Flush(error)) return false;
+    ok = pending_terms_.Drain([this, error](int64_t wkey, std::string_view key, int64_t id) {
+      terms_.Int(wkey);
+      terms_.Text(key);
+      terms_.Int(id);
+      return terms_.EndRow(error);
+    });
+    return ok && terms_.Flush(error);
   }
 
   bool Step(sqlite3_stmt* stmt, std::string* error) {
@@ -539,39 +651,16 @@ class Writer {
     return true;
   }
 
-  // Inserts the collected search terms in key order (appends to the B-tree).
-  bool FlushTerms(std::string* error) {
-    std::string_view arena = term_arena_;
-    std::sort(pending_terms_.begin(), pending_terms_.end(),
-              [arena](const PendingTerm& a, const PendingTerm& b) {
-                if (a.wkey != b.wkey) return a.wkey < b.wkey;
-                if (a.prefix != b.prefix) return a.prefix < b.prefix;
-                int cmp =
-                    arena.substr(a.offset, a.length).compare(arena.substr(b.offset, b.length));
-                if (cmp != 0) return cmp < 0;
-                return a.customer < b.customer;
-              });
-    for (const PendingTerm& t : pending_terms_) {
-      terms_.Int(t.wkey);
-      terms_.Text(arena.substr(t.offset, t.length));
-      terms_.Int(t.customer);
-      if (!terms_.EndRow(error)) return false;
-    }
-    if (!terms_.Flush(error)) return false;
-    pending_terms_.clear();
-    term_arena_.clear();
-    return true;
-  }
-
   sqlite3* db_ = nullptr;
   bool in_transaction_ = false;
   bool bulk_ = false;
   int64_t last_id_ = 0;
   sqlite3_stmt* statements_[kCount] = {};
-  BatchInserter customers_, channels_, links_, terms_;
+  BatchInserter customers_, addresses_, terms_;
   std::unordered_map<std::string, int64_t> worker_keys_;
-  std::vector<PendingTerm> pending_terms_;
-  std::string term_arena_;
+  SortedRows pending_addresses_;  // group 0
+  SortedRows pending_terms_;      // grouped by worker key
+  PreparedCustomer prepared_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -579,8 +668,8 @@ class Writer {
 
 // Where a record starts: "file:line", or "customers[N]" for in-memory records.
 struct Location {
-  const std::string* source;
-  size_t line;
+  const std::string* source = nullptr;
+  size_t line = 0;
   bool index = false;
 
   std::string ToString() const {
@@ -606,7 +695,8 @@ class Pipeline {
     if (thread_.joinable()) thread_.join();
   }
 
-  bool AddCustomer(PreparedCustomer&& customer, std::string* error) {
+  bool AddCustomer(Customer&& customer, std::string* error) {
+    if (current_.customers.empty()) current_.customers.reserve(kBatchSize);
     current_.customers.push_back(std::move(customer));
     return current_.customers.size() < kBatchSize || Submit(error);
   }
@@ -634,7 +724,7 @@ class Pipeline {
   static constexpr size_t kMaxQueued = 8;
 
   struct Batch {
-    std::vector<PreparedCustomer> customers;
+    std::vector<Customer> customers;
     std::vector<Worker> workers;
   };
 
@@ -668,7 +758,7 @@ class Pipeline {
       lock.unlock();
       std::string error;
       bool ok = true;
-      for (const PreparedCustomer& c : batch.customers) {
+      for (const Customer& c : batch.customers) {
         if (!(ok = writer_->AddCustomer(c, &error))) break;
       }
       for (size_t i = 0; ok && i < batch.workers.size(); ++i) {
@@ -704,25 +794,83 @@ class Pipeline {
 
 // The import of one run: validation, duplicate checks across files, statistics; feeds the
 // pipeline.
-class Importer {
+// The customer_ids seen so far with where each was first seen, for the duplicate check: an
+// open-addressing table over one arena of ids, so a million ids cost a few allocations rather
+// than a million.
+class IdSet {
  public:
-  Importer(Pipeline* pipeline, ImportStats* stats) : pipeline_(pipeline), stats_(stats) {
-    customer_ids_.reserve(1024);
+  // Adds `id` seen at `where`; false (with `first` set) when it was already there.
+  bool Insert(std::string_view id, const Location& where, Location* first) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    const uint64_t hash = Hash(id);
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      uint32_t slot = slots_[i];
+      if (slot == 0) {
+        slots_[i] = static_cast<uint32_t>(entries_.size() + 1);
+        entries_.push_back({hash, arena_.size(), id.size(), where});
+        arena_.append(id);
+        return true;
+      }
+      const Entry& e = entries_[slot - 1];
+      if (e.hash == hash && std::string_view(arena_).substr(e.offset, e.length) == id) {
+        *first = e.where;
+        return false;
+      }
+    }
   }
 
-  bool AddCustomer(Customer&& customer, const Location& where, std::string* error) {
+ private:
+  struct Entry {
+    uint64_t hash;
+    size_t offset;
+    size_t length;
+    Location where;
+  };
+
+  static uint64_t Hash(std::string_view s) {
+    uint64_t h = 14695981039346656037ull;  // FNV-1a, then a final mix
+    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    return h ^ (h >> 32);
+  }
+
+  void Grow() {
+    std::vector<uint32_t> slots(slots_.empty() ? 1024 : slots_.size() * 2, 0);
+    const size_t mask = slots.size() - 1;
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      size_t i = entries_[k].hash & mask;
+      while (slots[i] != 0) i = (i + 1) & mask;
+      slots[i] = static_cast<uint32_t>(k + 1);
+    }
+    slots_.swap(slots);
+  }
+
+  std::vector<uint32_t> slots_;  // 0 = empty, else entries_ index + 1
+  std::vector<Entry> entries_;
+  std::string arena_;
+};
+
+class Importer {
+ public:
+  Importer(Pipeline* pipeline, ImportStats* stats) : pipeline_(pipeline), stats_(stats) {}
+
+  // `utf8_checked`: the caller already knows every string is valid UTF-8.
+  bool AddCustomer(Customer&& customer, const Location& where, bool utf8_checked,
+                   std::string* error) {
     std::string reason;
-    if (!ValidateCustomer(customer, &reason)) {
+    if (!CheckCustomer(customer, !utf8_checked, &reason)) {
       *error = where.ToString() + ": " + reason;
       return false;
     }
-    auto [it, inserted] = customer_ids_.emplace(customer.customer_id, where);
-    if (!inserted) {
+    Location first;
+    if (!customer_ids_.Insert(customer.customer_id, where, &first)) {
       *error = where.ToString() + ": duplicate customer_id \"" + customer.customer_id +
-               "\" (first at " + it->second.ToString() + ")";
+               "\" (first at " + first.ToString() + ")";
       return false;
     }
-    if (!pipeline_->AddCustomer(Prepare(std::move(customer)), error)) return false;
+    if (!pipeline_->AddCustomer(std::move(customer), error)) return false;
     ++stats_->customers;
     return true;
   }
@@ -747,7 +895,7 @@ class Importer {
  private:
   Pipeline* pipeline_;
   ImportStats* stats_;
-  std::unordered_map<std::string, Location> customer_ids_;
+  IdSet customer_ids_;
   std::unordered_set<std::string> worker_ids_;
 };
 
@@ -800,6 +948,40 @@ class LineStream {
   size_t consumed_ = 0;
   size_t line_ = 1;
   bool read_error_ = false;
+};
+
+// The same interface over a file read into memory: no refills, and line numbers counted only
+// when asked for (from the last position asked about), which keeps Take() trivial.
+class MemoryLineStream {
+ public:
+  typedef char Ch;
+
+  explicit MemoryLineStream(std::string_view data) : data_(data) {}
+
+  Ch Peek() const { return pos_ < data_.size() ? data_[pos_] : '\0'; }
+  Ch Take() { return pos_ < data_.size() ? data_[pos_++] : '\0'; }
+  size_t Tell() const { return pos_; }
+  bool AtEnd() const { return pos_ >= data_.size(); }
+  size_t line() {
+    if (pos_ > counted_) {
+      line_ += static_cast<size_t>(std::count(data_.data() + counted_, data_.data() + pos_, '\n'));
+      counted_ = pos_;
+    }
+    return line_;
+  }
+  bool read_error() const { return false; }
+
+  // Not used for reading (RapidJSON needs them to compile).
+  Ch* PutBegin() { return nullptr; }
+  void Put(Ch) {}
+  void Flush() {}
+  size_t PutEnd(Ch*) { return 0; }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+  size_t counted_ = 0;  // line_ is the line of this position (positions only move forward)
+  size_t line_ = 1;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -911,11 +1093,21 @@ bool WorkerFromJson(const JsonValue& v, Worker* w, std::string* reason) {
          GetString(v, "whatsapp_number", "", &w->whatsapp_number, reason);
 }
 
+// Reads one JSON file from `Stream` (LineStream or MemoryLineStream). With `utf8_checked` the
+// caller has validated the whole input as UTF-8 once, so neither the parser nor the record
+// validation checks it again (JSON escapes cannot produce invalid UTF-8: RapidJSON rejects
+// lone surrogates as a syntax error).
+template <typename Stream>
 class JsonFileReader {
  public:
-  JsonFileReader(const std::string& name, LineStream* in, Importer* importer, Progress* progress,
-                 uint64_t base_bytes)
-      : name_(name), in_(in), importer_(importer), progress_(progress), base_bytes_(base_bytes) {}
+  JsonFileReader(const std::string& name, Stream* in, Importer* importer, Progress* progress,
+                 uint64_t base_bytes, bool utf8_checked)
+      : name_(name),
+        in_(in),
+        importer_(importer),
+        progress_(progress),
+        base_bytes_(base_bytes),
+        utf8_checked_(utf8_checked) {}
 
   bool Read(std::string* error) {
     SkipSpace();
@@ -935,8 +1127,8 @@ class JsonFileReader {
   }
 
  private:
-  static constexpr unsigned kFlags =
-      rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseValidateEncodingFlag;
+  static constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
+  static constexpr unsigned kValidatingFlags = kFlags | rapidjson::kParseValidateEncodingFlag;
 
   std::string Where(size_t line) const { return name_ + ":" + std::to_string(line); }
 
@@ -955,7 +1147,11 @@ class JsonFileReader {
   bool ParseValue(std::string* error) {
     doc_.SetNull();
     pool_.Clear();
-    doc_.ParseStream<kFlags>(*in_);
+    if (utf8_checked_) {
+      doc_.template ParseStream<kFlags>(*in_);
+    } else {
+      doc_.template ParseStream<kValidatingFlags>(*in_);
+    }
     if (doc_.HasParseError()) {
       rapidjson::ParseErrorCode code = doc_.GetParseError();
       std::string reason =
@@ -1014,7 +1210,8 @@ class JsonFileReader {
           *error = Where(line) + ": " + reason;
           return false;
         }
-        if (!importer_->AddCustomer(std::move(customer), Location{&name_, line}, error)) {
+        if (!importer_->AddCustomer(std::move(customer), Location{&name_, line}, utf8_checked_,
+                                    error)) {
           return false;
         }
       } else {
@@ -1034,16 +1231,18 @@ class JsonFileReader {
   }
 
   const std::string& name_;
-  LineStream* in_;
+  Stream* in_;
   Importer* importer_;
   Progress* progress_;
   uint64_t base_bytes_;
-  // Value memory and the parser's stack both come from pools backed by our own buffers, so
-  // parsing one record after another allocates nothing once the buffers are big enough.
+  bool utf8_checked_;
+  // Value memory and the parser's stack both come from pools backed by our own buffers (aligned
+  // for the pools' chunk headers), so parsing one record after another allocates nothing once
+  // the buffers are big enough.
   using Pool = rapidjson::MemoryPoolAllocator<>;
   using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool>;
-  char pool_buffer_[1 << 16];
-  char stack_buffer_[1 << 14];
+  alignas(std::max_align_t) char pool_buffer_[1 << 16];
+  alignas(std::max_align_t) char stack_buffer_[1 << 14];
   Pool pool_{pool_buffer_, sizeof(pool_buffer_)};
   Pool stack_pool_{stack_buffer_, sizeof(stack_buffer_)};
   Document doc_{&pool_, 1024, &stack_pool_};
@@ -1302,7 +1501,8 @@ class CsvFileReader {
   bool FlushCustomer(std::string* error) {
     if (!has_pending_) return true;
     has_pending_ = false;
-    return importer_->AddCustomer(std::move(pending_), Location{&name_, pending_line_}, error);
+    return importer_->AddCustomer(std::move(pending_), Location{&name_, pending_line_}, false,
+                                  error);
   }
 
   const std::string& name_;
@@ -1328,6 +1528,20 @@ std::string LowercaseExtension(const std::string& path) {
   return ext;
 }
 
+// Reads the rest of `file` into `data`; false on a read error.
+bool ReadWholeFile(std::FILE* file, std::string* data) {
+  data->clear();
+  if (std::fseek(file, 0, SEEK_END) == 0) {
+    long size = std::ftell(file);
+    if (size > 0) data->reserve(static_cast<size_t>(size));
+    std::rewind(file);
+  }
+  char chunk[1 << 16];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), file)) > 0) data->append(chunk, n);
+  return !std::ferror(file);
+}
+
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -1335,53 +1549,7 @@ struct FileCloser {
 }  // namespace
 
 bool ValidateCustomer(const Customer& c, std::string* reason) {
-  if (c.customer_id.empty()) {
-    *reason = "missing customer_id";
-    return false;
-  }
-  if (!CheckUtf8(c.customer_id, "customer_id", reason)) return false;
-  if (c.display_name.empty()) {
-    *reason = "missing display_name";
-    return false;
-  }
-  if (!CheckUtf8(c.display_name, "display_name", reason) ||
-      !CheckUtf8(c.avatar, "avatar", reason) || !CheckUtf8(c.worker, "worker", reason) ||
-      !CheckUtf8(c.details.title, "details.title", reason) ||
-      !CheckUtf8(c.details.content, "details.content", reason)) {
-    return false;
-  }
-  if (!c.avatar.empty() && !IsAbsoluteUrl(c.avatar, false)) {
-    *reason = "avatar \"" + c.avatar + "\" is not an absolute http(s) URL";
-    return false;
-  }
-  for (size_t i = 0; i < c.channels.size(); ++i) {
-    const Channel& ch = c.channels[i];
-    if (!CheckUtf8(ch.type, "channel type", reason) ||
-        !CheckUtf8(ch.value, "channel value", reason)) {
-      return false;
-    }
-    if (!IsChannelType(ch.type)) {
-      *reason = "invalid channel type \"" + ch.type + "\" (expected sms, whatsapp, chat or email)";
-      return false;
-    }
-    if (TrimWhitespace(ch.value).empty()) {
-      *reason = "empty " + ch.type + " channel value";
-      return false;
-    }
-  }
-  for (const Link& link : c.links) {
-    if (!CheckUtf8(link.type, "link type", reason) ||
-        !CheckUtf8(link.value, "link value", reason) ||
-        !CheckUtf8(link.display_name, "link display_name", reason)) {
-      return false;
-    }
-    if (!IsAbsoluteUrl(link.value, true)) {
-      *reason = "malformed link URL \"" + link.value +
-                "\" (expected an absolute https://, http:// or mailto: URL)";
-      return false;
-    }
-  }
-  return true;
+  return CheckCustomer(c, true, reason);
 }
 
 bool ValidateWorker(const Worker& w, std::string* reason) {
@@ -1430,23 +1598,37 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
   Progress progress(options.progress, total_bytes);
   uint64_t base = 0;
   for (size_t i = 0; i < files.size(); ++i) {
-    auto in = std::make_unique<LineStream>(handles[i].get());
     bool ok;
+    size_t consumed;
     if (LowercaseExtension(files[i]) == "json") {
-      ok = JsonFileReader(files[i], in.get(), &importer, &progress, base).Read(&detail);
+      // JSON is parsed from memory, with the UTF-8 validity of the whole file checked once (the
+      // per-character check in the parser is only used to locate an error).
+      std::string data;
+      ok = ReadWholeFile(handles[i].get(), &data);
+      if (ok) {
+        MemoryLineStream in(data);
+        ok = JsonFileReader<MemoryLineStream>(files[i], &in, &importer, &progress, base,
+                                              IsValidUtf8(data))
+                 .Read(&detail);
+        consumed = in.Tell();
+      } else {
+        detail = files[i] + ": read error";
+      }
     } else {
+      auto in = std::make_unique<LineStream>(handles[i].get());
       ok = CsvFileReader(files[i], in.get(), &importer, &progress, base).Read(&detail);
-    }
-    if (ok && in->read_error()) {
-      ok = false;
-      detail = files[i] + ": read error";
+      if (ok && in->read_error()) {
+        ok = false;
+        detail = files[i] + ": read error";
+      }
+      consumed = in->Tell();
     }
     if (!ok) {
       if (options.progress) std::fputc('\n', stderr);
       if (error != nullptr) *error = detail;
       return false;  // ~Writer rolls back
     }
-    base += in->Tell();
+    base += consumed;
   }
   if (!pipeline.Finish(&detail) || !writer.Commit(&detail)) {
     if (error != nullptr) *error = detail;
@@ -1473,7 +1655,8 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
   const std::string customers_name = "customers", workers_name = "workers";
   for (size_t i = 0; i < customers.size(); ++i) {
     Customer copy = customers[i];
-    if (!importer.AddCustomer(std::move(copy), Location{&customers_name, i, true}, &detail)) {
+    if (!importer.AddCustomer(std::move(copy), Location{&customers_name, i, true}, false,
+                              &detail)) {
       if (error != nullptr) *error = detail;
       return false;
     }

@@ -6,9 +6,12 @@
 // second waits for the first on the busy timeout (5 s), then fails.
 //
 // Speed: into an empty directory (a first import, or --replace) rows are inserted in batches,
-// the secondary indexes are rebuilt by sorting at the end and the search index is loaded in key
-// order; this keeps the search tokens in memory (about 60 bytes per customer) and lets SQLite
-// use up to 1 GiB of page cache. Upserts into a non-empty directory go row by row.
+// the list-order indexes are rebuilt by sorting at the end, and the addresses and the search
+// index are sorted in memory (on a helper thread, while SQLite rebuilds the indexes) and then
+// loaded in key order; this keeps the search tokens and addresses in memory (about 100 bytes
+// per customer) and lets SQLite use up to 1 GiB of page cache. JSON files are read into
+// memory whole (their UTF-8 validity is checked once per file). Upserts into a non-empty
+// directory go row by row.
 //
 // All files of one call are imported in ONE transaction. Any bad record aborts the import with
 // "file:line: reason" (the line where the record starts) and leaves the database unchanged.

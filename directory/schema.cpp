@@ -26,27 +26,17 @@ CREATE TABLE customers (
   details_title TEXT NOT NULL DEFAULT '',
   details_content TEXT NOT NULL DEFAULT '',
   worker TEXT NOT NULL DEFAULT '',
-  search_text TEXT NOT NULL DEFAULT ''
+  search_text TEXT NOT NULL DEFAULT '',
+  channels BLOB NOT NULL DEFAULT x'',
+  links BLOB NOT NULL DEFAULT x''
 );
 CREATE UNIQUE INDEX customers_by_id ON customers(customer_id);
 CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id);
 CREATE INDEX customers_by_order ON customers(sort_key, customer_id);
-CREATE TABLE channels (
-  customer INTEGER NOT NULL,
-  position INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  value TEXT NOT NULL,
+CREATE TABLE addresses (
   normalised TEXT NOT NULL,
-  PRIMARY KEY (customer, position)
-) WITHOUT ROWID;
-CREATE INDEX channels_by_address ON channels(normalised);
-CREATE TABLE links (
   customer INTEGER NOT NULL,
-  position INTEGER NOT NULL,
-  type TEXT NOT NULL,
-  value TEXT NOT NULL,
-  display_name TEXT NOT NULL,
-  PRIMARY KEY (customer, position)
+  PRIMARY KEY (normalised, customer)
 ) WITHOUT ROWID;
 CREATE TABLE workers (
   identity TEXT PRIMARY KEY,
@@ -82,15 +72,79 @@ void MatchAllFunction(sqlite3_context* context, int argc, sqlite3_value** argv) 
 }  // namespace
 
 const char* BulkLoadDropIndexesSql() {
-  return "DROP INDEX customers_by_id; DROP INDEX customers_by_worker;"
-         " DROP INDEX customers_by_order; DROP INDEX channels_by_address;";
+  return "DROP INDEX customers_by_worker;"
+         " DROP INDEX customers_by_order;";
 }
 
 const char* BulkLoadCreateIndexesSql() {
-  return "CREATE UNIQUE INDEX customers_by_id ON customers(customer_id);"
-         "CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id);"
-         "CREATE INDEX customers_by_order ON customers(sort_key, customer_id);"
-         "CREATE INDEX channels_by_address ON channels(normalised);";
+  return "CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id);"
+         "CREATE INDEX customers_by_order ON customers(sort_key, customer_id);";
+}
+
+namespace {
+
+void AppendField(std::string_view field, std::string* out) {
+  size_t n = field.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>(0x80 | (n & 0x7F)));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(field);
+}
+
+// The next field of `*blob` (consumed); false when the blob is malformed.
+bool NextField(std::string_view* blob, std::string* field) {
+  size_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (blob->empty() || shift > 56) return false;
+    auto byte = static_cast<unsigned char>(blob->front());
+    blob->remove_prefix(1);
+    n |= static_cast<size_t>(byte & 0x7F) << shift;
+    if (byte < 0x80) break;
+  }
+  if (n > blob->size()) return false;
+  field->assign(blob->data(), n);
+  blob->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+void AppendChannelsBlob(const std::vector<Channel>& channels, std::string* out) {
+  for (const Channel& ch : channels) {
+    AppendField(ch.type, out);
+    AppendField(ch.value, out);
+  }
+}
+
+void AppendLinksBlob(const std::vector<Link>& links, std::string* out) {
+  for (const Link& link : links) {
+    AppendField(link.type, out);
+    AppendField(link.value, out);
+    AppendField(link.display_name, out);
+  }
+}
+
+bool DecodeChannelsBlob(std::string_view blob, std::vector<Channel>* channels) {
+  while (!blob.empty()) {
+    Channel ch;
+    if (!NextField(&blob, &ch.type) || !NextField(&blob, &ch.value)) return false;
+    channels->push_back(std::move(ch));
+  }
+  return true;
+}
+
+bool DecodeLinksBlob(std::string_view blob, std::vector<Link>* links) {
+  while (!blob.empty()) {
+    Link link;
+    if (!NextField(&blob, &link.type) || !NextField(&blob, &link.value) ||
+        !NextField(&blob, &link.display_name)) {
+      return false;
+    }
+    links->push_back(std::move(link));
+  }
+  return true;
 }
 
 int LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
@@ -108,9 +162,11 @@ sqlite3* OpenConnection(const std::string& path, std::string* error) {
   // busy_timeout first: switching to WAL may have to wait for another process.
   const char* kPragmas =
       "PRAGMA busy_timeout=5000;"
+      "PRAGMA page_size=16384;"
       "PRAGMA journal_mode=WAL;"
       "PRAGMA foreign_keys=ON;"
-      "PRAGMA synchronous=NORMAL;";
+      "PRAGMA synchronous=NORMAL;"
+      "PRAGMA mmap_size=1073741824;";
   std::string detail;
   if (!ExecSql(db, kPragmas, &detail) ||
       sqlite3_create_function_v2(db, "fl_match_all", 2,

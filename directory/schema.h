@@ -9,24 +9,35 @@
 //
 // Tables (version 1):
 //   customers(id INTEGER PRIMARY KEY, customer_id TEXT (unique index customers_by_id),
-//   display_name, sort_key, avatar,
-//             details_title, details_content, worker, search_text)
-//     id is an internal, stable row number that keeps the child rows small; sort_key is
-//     FoldCase(display_name); search_text the customer's search tokens (search.h).
+//             display_name, sort_key, avatar, details_title, details_content, worker,
+//             search_text, channels BLOB, links BLOB)
+//     id is an internal, stable row number that keeps the other tables' rows small; sort_key is
+//     FoldCase(display_name); search_text the customer's search tokens (search.h); channels and
+//     links the customer's channels and links in order, encoded as below (one row per
+//     customer instead of one per channel/link: fewer B-tree entries to write and read).
 //     Indexes (worker, sort_key, customer_id) and (sort_key, customer_id) serve paging.
-//   channels(customer, position, type, value, normalised)  index on normalised (address.h)
-//   links(customer, position, type, value, display_name)
+//   addresses(normalised, customer) PRIMARY KEY in that order: the distinct normalised channel
+//     values (address.h) of each customer, for lookups by address
 //   workers(identity PRIMARY KEY, sms_number, whatsapp_number)
 //   worker_keys(wkey INTEGER PRIMARY KEY, identity UNIQUE)  small integer per assigned worker
 //   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h)
-// Child rows reference customers.id; the import code keeps them consistent (no declared
-// foreign keys, so a --replace import can truncate tables instead of deleting row by row).
+// Rows of addresses and search_terms reference customers.id; the import code keeps them
+// consistent (no declared foreign keys, so a --replace import can truncate tables instead of
+// deleting row by row).
+//
+// customers.channels / customers.links: each string as its length (unsigned LEB128) followed
+// by its bytes; two strings (type, value) per channel and three (type, value, display_name)
+// per link, in order. An empty blob means none.
 #ifndef FRONTLINE_DIRECTORY_SCHEMA_H_
 #define FRONTLINE_DIRECTORY_SCHEMA_H_
 
 #include <sqlite3.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "directory/customer.h"
 
 namespace frontline {
 
@@ -34,8 +45,11 @@ namespace frontline {
 int LatestSchemaVersion();
 
 // Opens (creating if missing) the database at `path` and configures the connection:
-// busy_timeout=5000, journal_mode=WAL, foreign_keys=ON, synchronous=NORMAL, and registers the
-// SQL function fl_match_all(search_text, terms) used by search. Does not migrate.
+// busy_timeout=5000, page_size=16384 (takes effect only when the file is created: fewer, larger
+// pages make bulk loads and checkpoints cheaper), journal_mode=WAL, foreign_keys=ON,
+// synchronous=NORMAL, mmap_size=1 GiB (reads map the file instead of copying each page into
+// the connection's cache, which keeps random row reads cheap with large pages), and registers
+// the SQL function fl_match_all(search_text, terms) used by search. Does not migrate.
 // Returns nullptr with `error` set on failure.
 sqlite3* OpenConnection(const std::string& path, std::string* error);
 
@@ -43,12 +57,20 @@ sqlite3* OpenConnection(const std::string& path, std::string* error);
 // including a database written by a newer build (its version is higher than ours).
 bool Migrate(sqlite3* db, std::string* error);
 
-// The secondary indexes of the current schema (customers_by_id, customers_by_worker,
-// customers_by_order, channels_by_address), which a bulk import into empty tables drops and
-// then rebuilds by sorting, much faster than growing them row by row. Keep them in step with
-// the migrations when a migration changes one of these indexes.
+// The secondary indexes that a bulk import into empty tables drops and then rebuilds by sorting,
+// much faster than growing them row by row: customers_by_worker and customers_by_order.
+// (customers_by_id stays: the import's writer thread has time to spare for growing it while the
+// input is parsed.) Keep them in step with the migrations when a migration changes one of these
+// indexes.
 const char* BulkLoadDropIndexesSql();
 const char* BulkLoadCreateIndexesSql();
+
+// The customers.channels / customers.links encodings (see above). Append* add to `out`;
+// Decode* append to the vector and return false for a malformed blob.
+void AppendChannelsBlob(const std::vector<Channel>& channels, std::string* out);
+void AppendLinksBlob(const std::vector<Link>& links, std::string* out);
+bool DecodeChannelsBlob(std::string_view blob, std::vector<Channel>* channels);
+bool DecodeLinksBlob(std::string_view blob, std::vector<Link>* links);
 
 // The database's user_version, or -1 on error.
 int SchemaVersion(sqlite3* db);

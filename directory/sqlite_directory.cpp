@@ -19,8 +19,6 @@ enum StatementId {
   kRollback,
   kFindById,
   kFindByAddress,
-  kChannelsOf,
-  kLinksOf,
   kSortKeyOf,
   kListWorker,
   kListAll,
@@ -34,8 +32,9 @@ enum StatementId {
   kStatementCount,
 };
 
-#define FL_CUSTOMER_COLUMNS \
-  "c.id, c.customer_id, c.display_name, c.avatar, c.details_title, c.details_content, c.worker"
+#define FL_CUSTOMER_COLUMNS                                                                \
+  "c.customer_id, c.display_name, c.avatar, c.details_title, c.details_content, c.worker," \
+  " c.channels, c.links"
 #define FL_SUMMARY_COLUMNS "c.customer_id, c.display_name, c.avatar, c.sort_key"
 #define FL_AFTER_CURSOR " (c.sort_key, c.customer_id) > (:k, :i) "
 #define FL_ORDER " ORDER BY c.sort_key, c.customer_id LIMIT :n"
@@ -50,10 +49,8 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "SELECT " FL_CUSTOMER_COLUMNS " FROM customers c WHERE c.customer_id = :id",
     // The lowest customer_id wins when several customers share an address.
     "SELECT " FL_CUSTOMER_COLUMNS
-    " FROM channels ch CROSS JOIN customers c ON c.id = ch.customer"
-    " WHERE ch.normalised = :a ORDER BY c.customer_id LIMIT 1",
-    "SELECT type, value FROM channels WHERE customer = :c ORDER BY position",
-    "SELECT type, value, display_name FROM links WHERE customer = :c ORDER BY position",
+    " FROM addresses a CROSS JOIN customers c ON c.id = a.customer"
+    " WHERE a.normalised = :a ORDER BY c.customer_id LIMIT 1",
     "SELECT sort_key FROM customers WHERE customer_id = :id",
     // Plain pages: a walk of customers_by_worker / customers_by_order from the cursor.
     "SELECT " FL_SUMMARY_COLUMNS
@@ -208,40 +205,18 @@ std::optional<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stm
     *error = SqliteError(c->db, "find customer");
     return std::nullopt;
   }
-  const int64_t id = sqlite3_column_int64(stmt, 0);
   Customer customer;
-  customer.customer_id = ColumnText(stmt, 1);
-  customer.display_name = ColumnText(stmt, 2);
-  customer.avatar = ColumnText(stmt, 3);
-  customer.details.title = ColumnText(stmt, 4);
-  customer.details.content = ColumnText(stmt, 5);
-  customer.worker = ColumnText(stmt, 6);
-
-  sqlite3_stmt* channels = c->Get(kChannelsOf, error);
-  if (channels == nullptr) return std::nullopt;
-  {
-    StatementReset reset(channels);
-    BindInt(channels, 1, id);
-    while ((rc = sqlite3_step(channels)) == SQLITE_ROW) {
-      customer.channels.push_back({ColumnText(channels, 0), ColumnText(channels, 1)});
-    }
-    if (rc != SQLITE_DONE) {
-      *error = SqliteError(c->db, "read channels");
-      return std::nullopt;
-    }
-  }
-  sqlite3_stmt* links = c->Get(kLinksOf, error);
-  if (links == nullptr) return std::nullopt;
-  {
-    StatementReset reset(links);
-    BindInt(links, 1, id);
-    while ((rc = sqlite3_step(links)) == SQLITE_ROW) {
-      customer.links.push_back({ColumnText(links, 0), ColumnText(links, 1), ColumnText(links, 2)});
-    }
-    if (rc != SQLITE_DONE) {
-      *error = SqliteError(c->db, "read links");
-      return std::nullopt;
-    }
+  customer.customer_id = ColumnText(stmt, 0);
+  customer.display_name = ColumnText(stmt, 1);
+  customer.avatar = ColumnText(stmt, 2);
+  customer.details.title = ColumnText(stmt, 3);
+  customer.details.content = ColumnText(stmt, 4);
+  customer.worker = ColumnText(stmt, 5);
+  if (!DecodeChannelsBlob(ColumnBlob(stmt, 6), &customer.channels) ||
+      !DecodeLinksBlob(ColumnBlob(stmt, 7), &customer.links)) {
+    *error =
+        "find customer: malformed channels or links of customer \"" + customer.customer_id + "\"";
+    return std::nullopt;
   }
   return customer;
 }

@@ -52,11 +52,11 @@ class SqliteDirectory : public Directory {
   bool Ping(std::string* error) override;
 
   // The calling thread's connection to the directory database (opened and configured like all
-  // directory connections: WAL, busy timeout, foreign keys, synchronous=NORMAL), for other
-  // components that keep their tables in the same file (the outbox). Owned by the directory:
-  // do not close it; use it only on the calling thread; it lives until the directory is
-  // destroyed. Statements the caller prepares on it must be finalized before that.
-  // Returns nullptr with `error` set when the connection cannot be opened.
+  // directory connections, see OpenConnection in schema.h: WAL, busy timeout, foreign keys,
+  // synchronous=NORMAL, memory map), for other components that keep their tables in the same
+  // file (the outbox). Owned by the directory: do not close it; use it only on the calling thread;
+  // it lives until the directory is destroyed. Statements the caller prepares on it must be
+  // finalized before that. Returns nullptr with `error` set when the connection cannot be opened.
   sqlite3* ThreadConnection(std::string* error = nullptr);
 
   // The database file this directory was opened on.

@@ -17,6 +17,11 @@ inline int BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
   return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
+// Binds a copy of `bytes` as a BLOB.
+inline int BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
+  return sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+}
+
 inline int BindInt(sqlite3_stmt* stmt, int index, int64_t value) {
   return sqlite3_bind_int64(stmt, index, value);
 }
@@ -26,6 +31,14 @@ inline std::string ColumnText(sqlite3_stmt* stmt, int index) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
   if (p == nullptr) return std::string();
   return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
+}
+
+// Column `index` as bytes, valid until the statement moves on ("" for NULL).
+inline std::string_view ColumnBlob(sqlite3_stmt* stmt, int index) {
+  const void* p = sqlite3_column_blob(stmt, index);
+  if (p == nullptr) return std::string_view();
+  return std::string_view(static_cast<const char*>(p),
+                          static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
 }
 
 // Resets a cached statement and clears its bindings when the scope ends, so it is always ready

@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <string>
+#include <vector>
+
+#include "directory/schema.h"
 #include "directory/sqlite_directory.h"
 #include "tests/unit/directory_test_util.h"
 
@@ -370,6 +374,89 @@ TEST_CASE("import: progress goes to stderr and ends with a newline") {
   options.progress = true;
   const std::string json = dir.Write("p.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"}]");
   CHECK(ImportFiles(dir.File("d.db"), {json}, options, nullptr, &error));
+}
+
+TEST_CASE("import: channels and links of any length and content round-trip") {
+  TempDir dir;
+  const std::string db = dir.File("d.db");
+  std::string error;
+  Customer a = MakeCustomer("a", "Alpha");
+  const std::string long_value(20000, 'x');  // a length that takes three LEB128 bytes
+  a.channels = {{"chat", "Ünïcode \x1f\n, \"quoted\" " + std::string(200, 'y')},
+                {"email", "a@example.com"},
+                {"sms", "+1 555 000 0001"},
+                {"whatsapp", "whatsapp:+15550000001"},  // the same number as the sms channel
+                {"chat", long_value}};
+  a.links = {{"", "https://a.example.com/" + long_value, ""}, {"Mail", "mailto:a@b.c", "M"}};
+  REQUIRE_MESSAGE(ImportRecords(db, {a, MakeCustomer("b", "Beta")}, {}, {}, nullptr, &error),
+                  error);
+  // Upserting into the non-empty directory goes the row-by-row way: the same result.
+  Customer c = a;
+  c.customer_id = "c";
+  REQUIRE_MESSAGE(ImportRecords(db, {c}, {}, {}, nullptr, &error), error);
+  auto directory = SqliteDirectory::Open(db, &error);
+  for (const char* id : {"a", "c"}) {
+    auto found = directory->FindById(id);
+    REQUIRE(found.has_value());
+    REQUIRE(found->channels.size() == a.channels.size());
+    for (size_t i = 0; i < a.channels.size(); ++i) {
+      CHECK(found->channels[i].type == a.channels[i].type);
+      CHECK(found->channels[i].value == a.channels[i].value);
+    }
+    REQUIRE(found->links.size() == a.links.size());
+    for (size_t i = 0; i < a.links.size(); ++i) {
+      CHECK(found->links[i].type == a.links[i].type);
+      CHECK(found->links[i].value == a.links[i].value);
+      CHECK(found->links[i].display_name == a.links[i].display_name);
+    }
+    CHECK(directory->FindById("b")->channels.empty());
+  }
+  // Both customers share every address; the lowest customer_id wins.
+  CHECK(directory->FindByAddress("15550000001")->customer_id == "a");
+  CHECK(directory->FindByAddress(long_value)->customer_id == "a");
+  CHECK(directory->FindByAddress("A@Example.com")->customer_id == "a");
+
+  std::vector<Channel> channels;
+  CHECK(DecodeChannelsBlob("", &channels));
+  CHECK(channels.empty());
+  CHECK_FALSE(DecodeChannelsBlob(std::string(1, '\x05') + "ab", &channels));  // too short
+  CHECK_FALSE(DecodeChannelsBlob(std::string(1, '\x01') + "a", &channels));   // no value
+  std::vector<Link> links;
+  CHECK_FALSE(DecodeLinksBlob(std::string("\x80\x80", 2), &links));
+}
+
+TEST_CASE("import: a large JSON file, its line numbers and duplicate ids") {
+  TempDir dir;
+  std::string json = "[\n";
+  constexpr int kCount = 5000;
+  for (int i = 0; i < kCount; ++i) {
+    // Two lines per record, and escaped newlines that must not count as lines.
+    json += "{\"customer_id\":\"id" + std::to_string(i) + "\",\n \"display_name\":\"N " +
+            std::to_string(i) + "\",\"details\":{\"content\":\"a\\nb\\nc\"}},\n";
+  }
+  std::string error;
+  const std::string good =
+      dir.Write("good.json", json + "{\"customer_id\":\"last\",\"display_name\":\"L\"}]");
+  ImportStats stats;
+  REQUIRE_MESSAGE(ImportFiles(dir.File("d.db"), {good}, {}, &stats, &error), error);
+  CHECK(stats.customers == kCount + 1);
+  auto directory = SqliteDirectory::Open(dir.File("d.db"), &error);
+  CHECK(directory->FindById("id4321")->details.content == "a\nb\nc");
+
+  // Record i starts on line 2 + 2 * i.
+  const std::string dup =
+      dir.Write("dup.json", json + "{\"customer_id\":\"id1234\",\"display_name\":\"D\"}]");
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {dup}, {}, nullptr, &error));
+  CHECK(error == dup + ":" + std::to_string(2 + 2 * kCount) +
+                     ": duplicate customer_id \"id1234\" (first at " + dup + ":" +
+                     std::to_string(2 + 2 * 1234) + ")");
+  const std::string bad =
+      dir.Write("bad.json", json + "{\"customer_id\":\"x\",\n\"display_name\":\"\xc3\x28\"}]");
+  CHECK_FALSE(ImportFiles(dir.File("f.db"), {bad}, {}, nullptr, &error));
+  CHECK(error == bad + ":" + std::to_string(3 + 2 * kCount) + ": invalid UTF-8");
+  const std::string syntax = dir.Write("syntax.json", json + "{\"customer_id\":\"x\",\n\n}]");
+  CHECK_FALSE(ImportFiles(dir.File("g.db"), {syntax}, {}, nullptr, &error));
+  CHECK(error.rfind(syntax + ":" + std::to_string(4 + 2 * kCount) + ": JSON syntax error", 0) == 0);
 }
 
 }  // namespace
