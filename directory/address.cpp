@@ -7,16 +7,6 @@ namespace {
 
 constexpr std::string_view kWhatsAppPrefix = "whatsapp:";
 
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 0x20);
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
-
 bool IsSeparator(char c) { return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')'; }
 
 // The digits of a phone-like value, or false when `s` is not one.

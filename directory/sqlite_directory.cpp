@@ -221,15 +221,15 @@ std::optional<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stm
   return customer;
 }
 
-std::optional<Customer> SqliteDirectory::FindById(std::string_view customer_id) {
+std::optional<Customer> SqliteDirectory::FindOne(int statement, std::string_view key) {
   std::string error;
   Connection* c = ThisThread(&error);
   std::optional<Customer> result;
   // One read transaction: the customer row and its children come from the same snapshot.
   if (c != nullptr && c->Run(kBegin, &error)) {
-    if (sqlite3_stmt* stmt = c->Get(kFindById, &error)) {
+    if (sqlite3_stmt* stmt = c->Get(static_cast<StatementId>(statement), &error)) {
       StatementReset reset(stmt);
-      BindText(stmt, 1, customer_id);
+      BindText(stmt, 1, key);
       result = LoadCustomer(c, stmt, &error);
     }
     if (!c->Run(error.empty() ? kCommit : kRollback, &error)) result.reset();
@@ -241,25 +241,14 @@ std::optional<Customer> SqliteDirectory::FindById(std::string_view customer_id) 
   return result;
 }
 
+std::optional<Customer> SqliteDirectory::FindById(std::string_view customer_id) {
+  return FindOne(kFindById, customer_id);
+}
+
 std::optional<Customer> SqliteDirectory::FindByAddress(std::string_view address) {
   const std::string normalised = NormaliseAddress(address);
   if (normalised.empty()) return std::nullopt;
-  std::string error;
-  Connection* c = ThisThread(&error);
-  std::optional<Customer> result;
-  if (c != nullptr && c->Run(kBegin, &error)) {
-    if (sqlite3_stmt* stmt = c->Get(kFindByAddress, &error)) {
-      StatementReset reset(stmt);
-      BindText(stmt, 1, normalised);
-      result = LoadCustomer(c, stmt, &error);
-    }
-    if (!c->Run(error.empty() ? kCommit : kRollback, &error)) result.reset();
-  }
-  if (!error.empty()) {
-    RecordError(error);
-    return std::nullopt;
-  }
-  return result;
+  return FindOne(kFindByAddress, normalised);
 }
 
 ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {

@@ -73,6 +73,9 @@ class SqliteDirectory : public Directory {
   Connection* ThisThread(std::string* error);
   void RecordError(const std::string& error);
   std::optional<Customer> LoadCustomer(Connection* c, sqlite3_stmt* stmt, std::string* error);
+  // The customer the prepared `statement` (a StatementId) finds for `key`, read in one
+  // snapshot; nullopt when there is none or on a database error (recorded).
+  std::optional<Customer> FindOne(int statement, std::string_view key);
 
   const std::string path_;
   mutable std::mutex mu_;  // guards connections_ and last_error_

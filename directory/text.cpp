@@ -125,4 +125,14 @@ std::string_view TrimWhitespace(std::string_view s) {
   return s;
 }
 
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    if (c != prefix[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace frontline

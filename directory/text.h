@@ -23,6 +23,10 @@ size_t Utf8Length(std::string_view s);
 // `s` without leading and trailing ASCII whitespace.
 std::string_view TrimWhitespace(std::string_view s);
 
+// True when `s` starts with `prefix`, ASCII letters compared case-insensitively; `prefix` must
+// be lowercase (e.g. "whatsapp:", "https://").
+bool StartsWithNoCase(std::string_view s, std::string_view prefix);
+
 }  // namespace frontline
 
 #endif  // FRONTLINE_DIRECTORY_TEXT_H_
