@@ -54,6 +54,27 @@ CREATE TABLE search_terms (
   PRIMARY KEY (wkey, term, customer)
 ) WITHOUT ROWID;
 )sql"},
+    {"the Twilio REST outbox", R"sql(
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  action TEXT NOT NULL,
+  conversation_sid TEXT NOT NULL,
+  identity TEXT NOT NULL DEFAULT '',
+  participant_sid TEXT NOT NULL DEFAULT '',
+  attributes_json TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
+)sql"},
 };
 
 void MatchAllFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {

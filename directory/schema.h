@@ -21,6 +21,12 @@
 //   workers(identity PRIMARY KEY, sms_number, whatsapp_number)
 //   worker_keys(wkey INTEGER PRIMARY KEY, identity UNIQUE)  small integer per assigned worker
 //   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h)
+// Version 2 adds the Twilio REST outbox (twilio/outbox.h):
+//   outbox(id INTEGER PRIMARY KEY, key TEXT UNIQUE (OutboxKey), action, conversation_sid,
+//          identity, participant_sid, attributes_json, state 'pending'|'done'|'failed',
+//          attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at,
+//          last_error); times in unix ms. Partial indexes outbox_pending (next_attempt_at, id)
+//          and outbox_failed (id) keep claiming and counting cheap while done rows pile up.
 // Rows of addresses and search_terms reference customers.id; the import code keeps them
 // consistent (no declared foreign keys, so a --replace import can truncate tables instead of
 // deleting row by row).

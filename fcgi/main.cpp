@@ -5,6 +5,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -19,6 +22,8 @@
 #include "handlers/metrics.h"
 #include "handlers/services.h"
 #include "handlers/templates.h"
+#include "twilio/outbox.h"
+#include "twilio/rest_client.h"
 
 namespace frontline {
 namespace {
@@ -85,9 +90,42 @@ int Serve(const Options& options) {
   Templates templates = LoadTemplates(options);
   std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
   if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
+  if (!outbox) throw StartupError(kExitConfig, "--directory: outbox: " + error);
   Clock clock;
   Metrics metrics;
-  Services services{config, directory.get(), &templates, &metrics, clock};
+  Services services{config, directory.get(), &templates, &metrics, clock, outbox.get()};
+
+  // Jobs are always stored; they are delivered only by processes that can authenticate.
+  InitRestClientGlobal();
+  CurlRestClientConfig rest_config;
+  rest_config.api_base = options.api_base;
+  rest_config.account_sid = options.account_sid;
+  rest_config.auth_token = options.auth_token;
+  CurlRestClient rest_client(rest_config);
+  DispatcherOptions dispatch_options;
+  dispatch_options.on_delivery = [&log](const OutboxRow& row, const Delivery& delivery) {
+    LogFields fields = {{"job", std::to_string(row.id)},
+                        {"key", row.key},
+                        {"outcome", OutcomeName(delivery.outcome)},
+                        {"detail", delivery.description}};
+    if (delivery.outcome == Outcome::kDone) {
+      log.Info("outbox delivery", fields);
+    } else {
+      log.Warning("outbox delivery", fields);
+    }
+  };
+  dispatch_options.on_error = [&log](const std::string& message) {
+    log.Error("outbox", {{"detail", message}});
+  };
+  OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
+  bool deliver = !options.account_sid.empty() && !options.auth_token.empty();
+  if (deliver) {
+    dispatcher.Start();
+  } else {
+    log.Warning("twilio.account-sid or the auth token is not set: routing and participant jobs "
+                "are stored in the outbox but not delivered by this process");
+  }
 
   if (FCGX_Init() != 0) throw StartupError(kExitConfig, "libfcgi initialisation failed");
   // Signals go to this thread only (sigwait below); request threads inherit the mask.
@@ -125,7 +163,10 @@ int Serve(const Options& options) {
     break;
   }
   server.Stop();
-  if (!server.Wait(kStopDeadline)) {
+  bool finished = server.Wait(kStopDeadline);
+  // The delivery in flight is finished and recorded; unclaimed jobs wait for the next start.
+  if (deliver) dispatcher.Stop();
+  if (!finished) {
     log.Error("requests still running at the stop deadline; exiting anyway");
     std::_Exit(kExitOk);
   }
@@ -183,6 +224,31 @@ int Export(const Options& options) {
   return kExitOk;
 }
 
+// outbox [list [--all]] | outbox retry ID
+int OutboxCommand(const Options& options) {
+  const std::vector<std::string>& args = options.arguments;
+  std::string verb = args.empty() ? "list" : args[0];
+  std::string error;
+  if (verb == "list" && args.size() <= 1) {
+    std::vector<OutboxRow> rows;
+    if (!ListJobs(options.directory, false, &rows, &error)) {
+      throw StartupError(kExitConfig, "outbox: " + error);
+    }
+    for (const OutboxRow& row : rows) std::cout << FormatOutboxRow(row) << "\n";
+    std::cerr << rows.size() << " pending or failed jobs\n";
+    return kExitOk;
+  }
+  if (verb == "retry" && args.size() == 2) {
+    char* end = nullptr;
+    long long id = std::strtoll(args[1].c_str(), &end, 10);
+    if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
+    if (!RetryJob(options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
+    std::cerr << "job " << id << " is pending again\n";
+    return kExitOk;
+  }
+  throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID]");
+}
+
 int CheckConfig(const Options& options) {
   std::cout << DescribeOptions(options);
   RequireAuthToken(options);
@@ -208,6 +274,8 @@ int Run(int argc, char** argv) {
       return Import(options);
     case Command::kExport:
       return Export(options);
+    case Command::kOutbox:
+      return OutboxCommand(options);
   }
   return kExitOk;
 }

@@ -168,6 +168,7 @@ constexpr const char* kUsage =
     "  serve           answer FastCGI requests (the default)\n"
     "  import FILE...  load customers and workers from JSON or CSV files into the directory\n"
     "  export          write the directory to stdout as JSON or CSV (import reads it back)\n"
+    "  outbox [list | retry ID]  show pending and failed Twilio REST jobs, or requeue one\n"
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
     "Exit codes: 0 ok, 64 usage error, 78 configuration error.\n"
@@ -299,6 +300,7 @@ Command ParseCommand(const std::string& word) {
   if (word == "serve") return Command::kServe;
   if (word == "import") return Command::kImport;
   if (word == "export") return Command::kExport;
+  if (word == "outbox") return Command::kOutbox;
   if (word == "check-config") return Command::kCheckConfig;
   throw StartupError(kExitUsage, "unknown command '" + word + "' (try --help)");
 }

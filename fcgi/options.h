@@ -31,7 +31,7 @@ class StartupError : public std::runtime_error {
   int exit_code_;
 };
 
-enum class Command { kServe, kImport, kExport, kCheckConfig, kHelp, kVersion };
+enum class Command { kServe, kImport, kExport, kOutbox, kCheckConfig, kHelp, kVersion };
 
 struct Options {
   Command command = Command::kServe;

@@ -18,6 +18,9 @@ constexpr Route kRoutes[] = {
     {"/callbacks/outgoing-conversation", "POST", RouteKind::kTwilioForm,
      &HandleOutgoingConversation},
     {"/callbacks/templates", "POST", RouteKind::kTwilioForm, &HandleTemplates},
+    {"/callbacks/routing", "POST", RouteKind::kTwilioForm, &HandleRouting},
+    {"/callbacks/twilio-conversations", "POST", RouteKind::kTwilioForm, &HandleConversations},
+    {"/callbacks/conversations", "POST", RouteKind::kTwilioForm, &HandleConversations},
     {"/healthz", "GET", RouteKind::kPlainGet, &HandleHealth},
     {"/metrics", "GET", RouteKind::kPlainGet, &HandleMetrics},
 };

@@ -42,6 +42,8 @@ std::string_view RouteName(std::string_view path, std::string_view prefix);
 Response HandleCrm(const Request& request, Services& services);
 Response HandleOutgoingConversation(const Request& request, Services& services);
 Response HandleTemplates(const Request& request, Services& services);
+Response HandleRouting(const Request& request, Services& services);
+Response HandleConversations(const Request& request, Services& services);
 Response HandleHealth(const Request& request, Services& services);
 Response HandleMetrics(const Request& request, Services& services);
 

@@ -12,6 +12,7 @@ namespace frontline {
 
 class Directory;
 class Metrics;
+class Outbox;
 class Templates;
 
 // The part of the configuration that request handling reads. Immutable after startup.
@@ -47,6 +48,7 @@ struct Services {
   const Templates* templates = nullptr;
   Metrics* metrics = nullptr;         // optional
   const Clock& clock;
+  Outbox* outbox = nullptr;           // durable Twilio REST jobs; null until configured
 };
 
 }  // namespace frontline

@@ -1,0 +1,106 @@
+// /callbacks/twilio-conversations and its alias /callbacks/conversations (SPEC §6): Twilio
+// Conversations webhooks. Pre-events (onConversationAdd) block the action until we answer and
+// reject it on anything but 200, so every event we do not handle is answered 200 {}.
+#include <optional>
+#include <string>
+
+#include "directory/directory.h"
+#include "handlers/json.h"
+#include "handlers/router.h"
+#include "twilio/outbox.h"
+
+namespace frontline {
+namespace {
+
+Response EmptyObject() {
+  Response response;
+  response.body = "{}";
+  return response;
+}
+
+std::optional<Customer> CustomerAt(std::string_view address, Services& services) {
+  if (address.empty() || services.directory == nullptr) return std::nullopt;
+  return services.directory->FindByAddress(address);
+}
+
+// PRE-event: an inbound message is about to create a conversation. Naming it after the
+// customer lets the worker see who wrote once the conversation is routed.
+Response OnConversationAdd(const Request& request, Services& services) {
+  std::string_view address = request.form.Get("MessagingBinding.Address");
+  if (address.empty()) return EmptyObject();  // created by the app or the API: leave it be
+  std::optional<Customer> customer = CustomerAt(address, services);
+
+  rapidjson::StringBuffer attributes;
+  JsonWriter a(attributes);
+  a.StartObject();
+  if (customer) WriteOptionalMember(a, "avatar", customer->avatar);
+  a.EndObject();
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteKey(w, "friendly_name");
+  WriteString(w, customer ? std::string_view(customer->display_name) : address);
+  WriteKey(w, "attributes");  // a JSON-encoded string, not an object
+  w.String(attributes.GetString(), static_cast<rapidjson::SizeType>(attributes.GetSize()));
+  w.EndObject();
+  return JsonResponse(200, buffer);
+}
+
+// POST-event: a participant joined. For a known customer's SMS/WhatsApp participant, set
+// customer_id (which the app needs to open Customer Details), display_name and avatar on its
+// attributes, in the background and without overwriting keys it already has.
+Response OnParticipantAdded(const Request& request, Services& services) {
+  std::string_view address = request.form.Get("MessagingBinding.Address");
+  std::string_view identity = request.form.Get("Identity");
+  if (address.empty() || !identity.empty()) return EmptyObject();  // a worker, not a customer
+  std::optional<Customer> customer = CustomerAt(address, services);
+  if (!customer) return EmptyObject();
+  std::string_view conversation = request.form.Get("ConversationSid");
+  std::string_view participant = request.form.Get("ParticipantSid");
+  if (conversation.empty() || participant.empty()) {
+    return ErrorResponse(400, "missing ConversationSid or ParticipantSid");
+  }
+  if (services.outbox == nullptr) return ErrorResponse(503, "outbox not configured");
+
+  rapidjson::StringBuffer attributes;
+  JsonWriter a(attributes);
+  a.StartObject();
+  WriteKey(a, "customer_id");
+  WriteString(a, customer->customer_id);
+  WriteKey(a, "display_name");
+  WriteString(a, customer->display_name);
+  WriteOptionalMember(a, "avatar", customer->avatar);
+  a.EndObject();
+
+  OutboxJob job;
+  job.action = JobAction::kSetParticipantAttributes;
+  job.conversation_sid = std::string(conversation);
+  job.participant_sid = std::string(participant);
+  job.attributes_json.assign(attributes.GetString(), attributes.GetSize());
+  std::string error;
+  if (services.outbox->Enqueue(job, &error) == EnqueueResult::kError) {
+    return ErrorResponse(503, "could not store the participant update", error);
+  }
+  Response response = EmptyObject();
+  response.log_worker = customer->worker;
+  return response;
+}
+
+Response HandleEvent(const Request& request, Services& services) {
+  std::string_view event = request.form.Get("EventType");
+  if (event.empty()) return ErrorResponse(400, "missing EventType");
+  if (event == "onConversationAdd") return OnConversationAdd(request, services);
+  if (event == "onParticipantAdded") return OnParticipantAdded(request, services);
+  return EmptyObject();
+}
+
+}  // namespace
+
+Response HandleConversations(const Request& request, Services& services) {
+  Response response = HandleEvent(request, services);
+  response.log_operation = std::string(request.form.Get("EventType"));
+  return response;
+}
+
+}  // namespace frontline

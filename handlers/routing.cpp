@@ -1,0 +1,77 @@
+// /callbacks/routing (SPEC §5): Frontline's custom routing of a new inbound conversation. The
+// worker is chosen here and the "add participant" call is stored in the outbox before we
+// answer, so the answer never waits for Twilio and no conversation is left unassigned when the
+// REST API hiccups.
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "directory/directory.h"
+#include "handlers/json.h"
+#include "handlers/router.h"
+#include "twilio/outbox.h"
+
+namespace frontline {
+namespace {
+
+// Round-robin position over the workers that own customers. Per process: with several
+// processes the spread is still even, just not strictly alternating.
+std::atomic<size_t> next_worker{0};
+
+// The assigned worker of the customer owning `address`, else the default worker, else the next
+// worker in round-robin. Empty when there is none at all.
+std::string ChooseWorker(std::string_view address, Services& services) {
+  if (!address.empty()) {
+    std::optional<Customer> customer = services.directory->FindByAddress(address);
+    if (customer && !customer->worker.empty()) return customer->worker;
+  }
+  if (!services.config.default_worker.empty()) return services.config.default_worker;
+  std::vector<std::string> workers = services.directory->WorkersWithCustomers();
+  if (workers.empty()) return "";
+  return workers[next_worker.fetch_add(1) % workers.size()];
+}
+
+Response RouteConversation(const Request& request, Services& services) {
+  std::string_view conversation = request.form.Get("ConversationSid");
+  if (conversation.empty()) return ErrorResponse(400, "missing ConversationSid");
+  if (services.directory == nullptr || services.outbox == nullptr) {
+    return ErrorResponse(503, "routing not configured", "no directory or outbox");
+  }
+  std::string_view address = request.form.Get("MessagingBinding.Address");
+  std::string worker = ChooseWorker(address, services);
+  if (worker.empty()) {
+    return ErrorResponse(422, "no worker to route to",
+                         "no customer worker, no routing.default-worker and no workers with "
+                         "customers for conversation " + std::string(conversation));
+  }
+  OutboxJob job;
+  job.action = JobAction::kAddParticipant;
+  job.conversation_sid = std::string(conversation);
+  job.identity = worker;
+  std::string error;
+  // A duplicate is Twilio retrying this webhook: the first job already adds the worker.
+  if (services.outbox->Enqueue(job, &error) == EnqueueResult::kError) {
+    // 503 so Twilio retries; the job is not stored, so nothing would add the worker otherwise.
+    return ErrorResponse(503, "could not store the routing job", error);
+  }
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteKey(w, "worker");
+  WriteString(w, worker);
+  w.EndObject();
+  Response response = JsonResponse(200, buffer);
+  response.log_worker = worker;
+  return response;
+}
+
+}  // namespace
+
+Response HandleRouting(const Request& request, Services& services) {
+  Response response = RouteConversation(request, services);
+  response.log_operation = std::string(request.form.Get("ConversationSid"));
+  return response;
+}
+
+}  // namespace frontline

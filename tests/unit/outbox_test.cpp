@@ -1,0 +1,483 @@
+// The durable outbox against a real temporary SQLite file (migrated by SqliteDirectory::Open)
+// and a scripted FakeRestClient, with a fake clock: keys and deduplication, the SPEC §6
+// outcomes (done, retry with growing backoff and Retry-After, failed and requeued, given up
+// after 24 h), the attribute merge, leases shared by several outboxes on one file (as several
+// processes would), and the dispatcher thread's wake-up and stop.
+#include "twilio/outbox.h"
+
+#include <doctest/doctest.h>
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "directory/sqlite_directory.h"
+#include "tests/unit/directory_test_util.h"
+#include "tests/unit/fake_rest_client.h"
+
+namespace frontline {
+namespace {
+
+using testing::FakeRestClient;
+using testing::HttpResult;
+
+constexpr int64_t kStart = 1700000000000;  // unix ms
+
+struct Fixture {
+  Fixture() {
+    path = dir.File("directory.db");
+    std::string error;
+    REQUIRE(SqliteDirectory::Open(path, &error) != nullptr);
+    outbox = NewOutbox();
+  }
+
+  std::unique_ptr<SqliteOutbox> NewOutbox() {
+    OutboxOptions options;
+    options.now_ms = [this] { return now.load(); };
+    std::string error;
+    auto out = SqliteOutbox::Open(path, options, &error);
+    REQUIRE_MESSAGE(out != nullptr, error);
+    return out;
+  }
+
+  std::vector<OutboxRow> Rows(bool include_done = true) {
+    std::vector<OutboxRow> rows;
+    std::string error;
+    REQUIRE_MESSAGE(ListJobs(path, include_done, &rows, &error), error);
+    return rows;
+  }
+
+  OutboxRow Row(int64_t id) {
+    for (const OutboxRow& row : Rows()) {
+      if (row.id == id) return row;
+    }
+    FAIL("no outbox row " << id);
+    return OutboxRow();
+  }
+
+  testing::TempDir dir;
+  std::string path;
+  std::atomic<int64_t> now{kStart};
+  std::unique_ptr<SqliteOutbox> outbox;
+};
+
+OutboxJob AddJob(const std::string& ch, const std::string& identity = "alice@example.com") {
+  OutboxJob job;
+  job.action = JobAction::kAddParticipant;
+  job.conversation_sid = ch;
+  job.identity = identity;
+  return job;
+}
+
+OutboxJob AttrsJob(const std::string& ch, const std::string& mb, const std::string& attrs) {
+  OutboxJob job;
+  job.action = JobAction::kSetParticipantAttributes;
+  job.conversation_sid = ch;
+  job.participant_sid = mb;
+  job.attributes_json = attrs;
+  return job;
+}
+
+void Enqueue(SqliteOutbox* outbox, const OutboxJob& job) {
+  std::string error;
+  REQUIRE_MESSAGE(outbox->Enqueue(job, &error) == EnqueueResult::kEnqueued, error);
+}
+
+TEST_CASE("outbox: keys") {
+  CHECK(OutboxKey(AddJob("CH1")) == "add:CH1");
+  CHECK(OutboxKey(AttrsJob("CH1", "MB2", "{}")) == "attrs:CH1:MB2");
+}
+
+TEST_CASE("outbox: enqueue stores once; a duplicate stays one even after delivery") {
+  Fixture f;
+  std::string error;
+  CHECK(f.outbox->Enqueue(AddJob("CH1"), &error) == EnqueueResult::kEnqueued);
+  CHECK(f.outbox->Enqueue(AddJob("CH1", "bob@example.com"), &error) == EnqueueResult::kDuplicate);
+  CHECK(f.outbox->Enqueue(AttrsJob("CH1", "MB1", "{}"), &error) == EnqueueResult::kEnqueued);
+  CHECK(f.outbox->Enqueue(OutboxJob(), &error) == EnqueueResult::kError);
+  OutboxCounts counts = f.outbox->Counts(&error);
+  CHECK(counts.pending == 2);
+  CHECK(counts.failed == 0);
+
+  // Another "process" sees the same rows.
+  auto other = f.NewOutbox();
+  CHECK(other->Enqueue(AddJob("CH1"), &error) == EnqueueResult::kDuplicate);
+
+  FakeRestClient client;
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 2);
+  CHECK(f.outbox->Counts(&error).pending == 0);
+  CHECK(f.outbox->Enqueue(AddJob("CH1"), &error) == EnqueueResult::kDuplicate);
+  CHECK(client.CountCalls("add") == 1);
+  CHECK(f.Rows(false).empty());
+  CHECK(f.Rows(true).size() == 2);
+}
+
+TEST_CASE("outbox: 201 is done") {
+  Fixture f;
+  FakeRestClient client;
+  Enqueue(f.outbox.get(), AddJob("CH1", "alice@example.com"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  auto calls = client.calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].method == "add");
+  CHECK(calls[0].conversation_sid == "CH1");
+  CHECK(calls[0].argument == "alice@example.com");
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "done");
+  CHECK(row.attempts == 0);
+  CHECK(row.lease_owner.empty());
+  CHECK(dispatcher.done() == 1);
+  CHECK(dispatcher.RunOnce() == 0);
+}
+
+TEST_CASE("outbox: 409/50433 is done") {
+  Fixture f;
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(409, 50433));
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  CHECK(f.Rows()[0].state == "done");
+}
+
+TEST_CASE("outbox: 500 three times then 201, with growing backoff") {
+  Fixture f;
+  FakeRestClient client;
+  for (int i = 0; i < 3; ++i) client.ScriptAdd(HttpResult(500));
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  int64_t previous_delay = 0;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    CHECK(dispatcher.RunOnce() == 1);
+    OutboxRow row = f.Rows()[0];
+    CHECK(row.state == "pending");
+    CHECK(row.attempts == attempt);
+    CHECK(row.last_error.find("500") != std::string::npos);
+    const int64_t delay = row.next_attempt_at - f.now.load();
+    const int64_t nominal = 1000LL << (attempt - 1);
+    CHECK(delay >= nominal / 2);
+    CHECK(delay <= nominal);
+    CHECK(delay >= previous_delay);
+    previous_delay = delay;
+    // Not due yet: nothing happens.
+    f.now = row.next_attempt_at - 1;
+    CHECK(dispatcher.RunOnce() == 0);
+    f.now = row.next_attempt_at;
+  }
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "done");
+  CHECK(row.attempts == 3);
+  CHECK(client.CountCalls("add") == 4);
+  CHECK(dispatcher.retried() == 3);
+  CHECK(dispatcher.done() == 1);
+}
+
+TEST_CASE("outbox: backoff is capped at 5 minutes") {
+  Fixture f;
+  for (int64_t attempts : {10, 11, 20, 60, 1000}) {  // 1 s * 2^9 > 5 min
+    int64_t delay = f.outbox->Backoff(attempts, std::nullopt);
+    CHECK(delay >= 150000);
+    CHECK(delay <= 300000);
+  }
+  CHECK(f.outbox->Backoff(1, 3600L) == 3600000);
+}
+
+TEST_CASE("outbox: 429 honours Retry-After") {
+  Fixture f;
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(429, 20429, 120L));
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "pending");
+  CHECK(row.next_attempt_at == kStart + 120000);
+  f.now = kStart + 119999;
+  CHECK(dispatcher.RunOnce() == 0);
+  f.now = kStart + 120000;
+  CHECK(dispatcher.RunOnce() == 1);
+  CHECK(f.Rows()[0].state == "done");
+  CHECK(client.CountCalls("add") == 2);
+}
+
+TEST_CASE("outbox: 400 fails with its error; RetryJob requeues it") {
+  Fixture f;
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(400, 50400));
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow row = f.Rows(false).at(0);
+  CHECK(row.state == "failed");
+  CHECK(row.attempts == 1);
+  CHECK(row.last_error.find("400") != std::string::npos);
+  CHECK(row.last_error.find("50400") != std::string::npos);
+  CHECK(FormatOutboxRow(row).find("failed") != std::string::npos);
+  std::string error;
+  OutboxCounts counts = f.outbox->Counts(&error);
+  CHECK(counts.failed == 1);
+  CHECK(counts.pending == 0);
+  CHECK(dispatcher.RunOnce() == 0);  // failed jobs are kept, not retried
+
+  CHECK_FALSE(RetryJob(f.path, row.id + 100, &error));
+  CHECK(error.find("no failed") != std::string::npos);
+  REQUIRE_MESSAGE(RetryJob(f.path, row.id, &error), error);
+  CHECK(f.Row(row.id).state == "pending");
+  CHECK(f.Row(row.id).attempts == 1);
+  CHECK_FALSE(RetryJob(f.path, row.id, &error));  // pending, not failed
+  f.now = SystemUnixMs();                         // RetryJob makes it due at the real time
+  CHECK(dispatcher.RunOnce() == 1);
+  CHECK(f.Row(row.id).state == "done");
+  CHECK(f.outbox->Counts(&error).failed == 0);
+}
+
+TEST_CASE("outbox: retryable failures give up after 24 h") {
+  Fixture f;
+  FakeRestClient client;
+  for (int i = 0; i < 3; ++i) client.ScriptAdd(HttpResult(503));
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  f.now = kStart + 24LL * 3600 * 1000 - 1;
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow pending = f.Rows()[0];
+  CHECK(pending.state == "pending");
+  CHECK(pending.next_attempt_at >= kStart + 24LL * 3600 * 1000);
+  f.now = pending.next_attempt_at;  // past the 24 h since created_at
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "failed");
+  CHECK(row.attempts == 3);
+  CHECK(row.last_error.rfind("gave up after 24 h: ", 0) == 0);
+  CHECK(row.last_error.find("503") != std::string::npos);
+}
+
+TEST_CASE("outbox: MergeAttributes keeps existing keys") {
+  std::string merged;
+  bool changed = false;
+  REQUIRE(MergeAttributes(R"({"customer_id":"old","x":[1,2]})",
+                          R"({"customer_id":"new","display_name":"Ann"})", &merged, &changed));
+  CHECK(changed);
+  rapidjson::Document doc;
+  doc.Parse(merged.c_str());
+  REQUIRE(doc.IsObject());
+  CHECK(std::string(doc["customer_id"].GetString()) == "old");
+  CHECK(std::string(doc["display_name"].GetString()) == "Ann");
+  CHECK(doc["x"].IsArray());
+
+  REQUIRE(MergeAttributes(R"({"a":1})", R"({"a":2})", &merged, &changed));
+  CHECK_FALSE(changed);
+  REQUIRE(MergeAttributes("", R"({"a":2})", &merged, &changed));
+  CHECK(changed);
+  CHECK(merged == R"({"a":2})");
+  REQUIRE(MergeAttributes("not json", R"({})", &merged, &changed));
+  CHECK_FALSE(changed);
+  CHECK_FALSE(MergeAttributes("{}", "[1]", &merged, &changed));
+  CHECK_FALSE(MergeAttributes("{}", "", &merged, &changed));
+}
+
+TEST_CASE("outbox: set attributes merges and skips the update when nothing changes") {
+  Fixture f;
+  FakeRestClient client;
+  client.SetAttributes("MB1", R"({"customer_id":"keep","vip":true})");
+  client.SetAttributes("MB2", R"({"customer_id":"c2","display_name":"Bo","avatar":"a"})");
+  client.SetAttributes("MB3", "garbage");
+  const std::string attrs = R"({"customer_id":"c1","display_name":"Ann","avatar":"https://a/1"})";
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB1", attrs));
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB2", R"({"customer_id":"c2","display_name":"X"})"));
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB3", attrs));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 3);
+  for (const OutboxRow& row : f.Rows()) CHECK(row.state == "done");
+  CHECK(client.CountCalls("fetch") == 3);
+  CHECK(client.CountCalls("update") == 2);  // MB2 already had every key
+
+  rapidjson::Document doc;
+  const std::string mb1 = client.Attributes("MB1");
+  doc.Parse(mb1.c_str());
+  REQUIRE(doc.IsObject());
+  CHECK(std::string(doc["customer_id"].GetString()) == "keep");
+  CHECK(doc["vip"].GetBool());
+  CHECK(std::string(doc["display_name"].GetString()) == "Ann");
+  CHECK(std::string(doc["avatar"].GetString()) == "https://a/1");
+  CHECK(client.Attributes("MB2") == R"({"customer_id":"c2","display_name":"Bo","avatar":"a"})");
+  const std::string mb3 = client.Attributes("MB3");
+  doc.Parse(mb3.c_str());
+  REQUIRE(doc.IsObject());
+  CHECK(std::string(doc["customer_id"].GetString()) == "c1");
+}
+
+TEST_CASE("outbox: a failed fetch decides the outcome") {
+  Fixture f;
+  FakeRestClient client;
+  client.ScriptFetch(HttpResult(500));
+  client.ScriptFetch(HttpResult(404, 50432));
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB1", R"({"a":1})"));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "pending");
+  CHECK(row.last_error.rfind("fetch participant: ", 0) == 0);
+  f.now = row.next_attempt_at;
+  CHECK(dispatcher.RunOnce() == 1);
+  row = f.Rows()[0];
+  CHECK(row.state == "failed");
+  CHECK(row.last_error.find("404") != std::string::npos);
+  CHECK(client.CountCalls("update") == 0);
+}
+
+TEST_CASE("outbox: a crashed owner's claim is delivered once its lease expires") {
+  Fixture f;
+  FakeRestClient client;
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  {
+    auto crashed = f.NewOutbox();
+    std::string error;
+    std::optional<OutboxRow> claimed = crashed->Claim(&error);
+    REQUIRE(claimed.has_value());
+    CHECK(claimed->lease_owner == crashed->owner());
+    CHECK(f.Rows()[0].lease_until == kStart + 30000);
+  }  // gone without finishing, as after kill -9
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 0);
+  f.now = kStart + 30000;
+  CHECK(dispatcher.RunOnce() == 0);  // the lease runs until lease_until
+  f.now = kStart + 30001;
+  CHECK(dispatcher.RunOnce() == 1);
+  CHECK(f.Rows()[0].state == "done");
+  CHECK(client.CountCalls("add") == 1);
+}
+
+TEST_CASE("outbox: an expired lease is taken over and the late owner cannot record") {
+  Fixture f;
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  auto slow = f.NewOutbox();
+  CHECK(slow->owner() != f.outbox->owner());
+  std::string error;
+  std::optional<OutboxRow> first = slow->Claim(&error);
+  REQUIRE(first.has_value());
+  CHECK_FALSE(f.outbox->Claim(&error).has_value());
+  f.now = kStart + 31000;
+  std::optional<OutboxRow> second = f.outbox->Claim(&error);
+  REQUIRE(second.has_value());
+  CHECK(second->id == first->id);
+  CHECK(f.Rows()[0].lease_owner == f.outbox->owner());
+
+  Delivery failed;
+  failed.outcome = Outcome::kFailed;
+  failed.description = "late";
+  CHECK_FALSE(slow->Finish(*first, failed, &error));
+  CHECK(error.find("lease lost") != std::string::npos);
+  Delivery done;
+  done.outcome = Outcome::kDone;
+  REQUIRE_MESSAGE(f.outbox->Finish(*second, done, &error), error);
+  OutboxRow row = f.Rows()[0];
+  CHECK(row.state == "done");
+  CHECK(row.last_error.empty());
+}
+
+TEST_CASE("outbox: two processes on one file deliver 200 jobs exactly once") {
+  Fixture f;
+  auto a = f.NewOutbox();
+  auto b = f.NewOutbox();
+  FakeRestClient client;  // thread-safe: shared, so every call is counted in one place
+  DispatcherOptions options;
+  options.poll_interval_ms = 20;
+  std::atomic<int> errors{0};
+  options.on_error = [&errors](const std::string&) { ++errors; };
+  OutboxDispatcher da(a.get(), &client, options);
+  OutboxDispatcher db(b.get(), &client, options);
+  da.Start();
+  db.Start();
+  f.now = SystemUnixMs();
+  for (int i = 0; i < 200; ++i) {
+    Enqueue(i % 2 == 0 ? a.get() : b.get(), AddJob("CH" + std::to_string(i)));
+  }
+  std::string error;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (a->Counts(&error).pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  da.Stop();
+  db.Stop();
+  CHECK(a->Counts(&error).pending == 0);
+  std::vector<FakeRestClient::Call> calls = client.calls();
+  CHECK(calls.size() == 200);
+  std::set<std::string> seen;
+  for (const auto& call : calls) seen.insert(call.conversation_sid);
+  CHECK(seen.size() == 200);
+  CHECK(da.done() + db.done() == 200);
+  CHECK(errors.load() == 0);
+  MESSAGE("dispatcher a delivered " << da.done() << ", b " << db.done());
+}
+
+// Wraps the fake with a delay, to observe the dispatcher mid-delivery.
+class SlowClient : public RestClient {
+ public:
+  explicit SlowClient(RestClient* inner) : inner_(inner) {}
+  RestResult AddParticipant(std::string_view ch, std::string_view identity) override {
+    started.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return inner_->AddParticipant(ch, identity);
+  }
+  RestResult FetchParticipant(std::string_view ch, std::string_view mb) override {
+    return inner_->FetchParticipant(ch, mb);
+  }
+  RestResult UpdateParticipantAttributes(std::string_view ch, std::string_view mb,
+                                         std::string_view attrs) override {
+    return inner_->UpdateParticipantAttributes(ch, mb, attrs);
+  }
+  std::atomic<bool> started{false};
+
+ private:
+  RestClient* inner_;
+};
+
+TEST_CASE("outbox: the dispatcher thread is woken by Enqueue") {
+  Fixture f;
+  f.now = SystemUnixMs();
+  FakeRestClient client;
+  DispatcherOptions options;
+  options.poll_interval_ms = 60000;  // only the wake-up can deliver within the test
+  OutboxDispatcher dispatcher(f.outbox.get(), &client, options);
+  dispatcher.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the thread is now waiting
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (dispatcher.done() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(dispatcher.done() == 1);
+  dispatcher.Stop();
+  dispatcher.Stop();  // idempotent
+}
+
+TEST_CASE("outbox: Stop lets the delivery in progress finish and records it") {
+  Fixture f;
+  f.now = SystemUnixMs();
+  FakeRestClient fake;
+  SlowClient client(&fake);
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  Enqueue(f.outbox.get(), AddJob("CH2"));
+  dispatcher.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!client.started.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  dispatcher.Stop();
+  std::vector<OutboxRow> rows = f.Rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].state == "done");
+  CHECK(rows[1].state == "pending");  // not started: left for the next process
+  CHECK(rows[1].lease_owner.empty());
+  CHECK(fake.CountCalls("add") == 1);
+}
+
+}  // namespace
+}  // namespace frontline
