@@ -104,7 +104,8 @@ int Serve(const Options& options) {
   rest_config.auth_token = options.auth_token;
   CurlRestClient rest_client(rest_config);
   DispatcherOptions dispatch_options;
-  dispatch_options.on_delivery = [&log](const OutboxRow& row, const Delivery& delivery) {
+  dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
+    metrics.RecordDelivery(OutcomeName(delivery.outcome));
     LogFields fields = {{"job", std::to_string(row.id)},
                         {"key", row.key},
                         {"outcome", OutcomeName(delivery.outcome)},

@@ -3,6 +3,7 @@
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "twilio/outbox.h"
 
 namespace frontline {
 
@@ -16,6 +17,12 @@ Response HandleHealth(const Request&, Services& services) {
     healthy = services.directory->Ping(&error);
     directory_state = healthy ? "ok" : "error";
   }
+  OutboxCounts outbox;
+  if (services.outbox != nullptr) {
+    std::string error;
+    outbox = services.outbox->Counts(&error);
+    if (!error.empty()) healthy = false;
+  }
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();
@@ -27,6 +34,15 @@ Response HandleHealth(const Request&, Services& services) {
   w.Int64(static_cast<int64_t>(getpid()));
   WriteKey(w, "directory");
   WriteString(w, directory_state);
+  if (services.outbox != nullptr) {
+    WriteKey(w, "outbox");
+    w.StartObject();
+    WriteKey(w, "pending");
+    w.Int64(outbox.pending);
+    WriteKey(w, "failed");
+    w.Int64(outbox.failed);
+    w.EndObject();
+  }
   w.EndObject();
   return JsonResponse(healthy ? 200 : 503, buffer);
 }

@@ -5,6 +5,7 @@
 #include "handlers/http.h"
 #include "handlers/router.h"
 #include "handlers/services.h"
+#include "twilio/outbox.h"
 
 namespace frontline {
 namespace {
@@ -42,6 +43,11 @@ void Metrics::RecordRequest(std::string_view route, int status, int64_t micros) 
   latency_sum_seconds_ += seconds;
 }
 
+void Metrics::RecordDelivery(std::string_view outcome) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++deliveries_[std::string(outcome)];
+}
+
 std::string Metrics::Render() const {
   std::string out;
   out += "# HELP frontline_build_info Version of the running responder.\n";
@@ -64,6 +70,12 @@ std::string Metrics::Render() const {
          std::to_string(latency_count_) + "\n";
   out += "frontline_request_duration_seconds_sum " + FormatDouble(latency_sum_seconds_) + "\n";
   out += "frontline_request_duration_seconds_count " + std::to_string(latency_count_) + "\n";
+  out += "# HELP frontline_twilio_deliveries_total Outbox delivery attempts to the Twilio API, by outcome.\n";
+  out += "# TYPE frontline_twilio_deliveries_total counter\n";
+  for (const auto& [outcome, count] : deliveries_) {
+    out += "frontline_twilio_deliveries_total{outcome=\"" + LabelValue(outcome) + "\"} " +
+           std::to_string(count) + "\n";
+  }
   return out;
 }
 
@@ -71,6 +83,16 @@ Response HandleMetrics(const Request&, Services& services) {
   Response response;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
   if (services.metrics != nullptr) response.body = services.metrics->Render();
+  if (services.outbox != nullptr) {
+    std::string error;
+    OutboxCounts counts = services.outbox->Counts(&error);
+    if (error.empty()) {
+      response.body += "# HELP frontline_outbox_jobs Outbox jobs waiting or kept failed (all processes).\n";
+      response.body += "# TYPE frontline_outbox_jobs gauge\n";
+      response.body += "frontline_outbox_jobs{state=\"pending\"} " + std::to_string(counts.pending) + "\n";
+      response.body += "frontline_outbox_jobs{state=\"failed\"} " + std::to_string(counts.failed) + "\n";
+    }
+  }
   return response;
 }
 

@@ -22,6 +22,8 @@ class Metrics {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0};
 
   void RecordRequest(std::string_view route, int status, int64_t micros);
+  // One outbox delivery attempt and its outcome ("done", "retry", "failed").
+  void RecordDelivery(std::string_view outcome);
   // The whole exposition, one sample per line.
   std::string Render() const;
 
@@ -31,6 +33,7 @@ class Metrics {
   std::array<uint64_t, kLatencyBuckets.size()> bucket_counts_{};
   uint64_t latency_count_ = 0;
   double latency_sum_seconds_ = 0;
+  std::map<std::string, uint64_t> deliveries_;
 };
 
 }  // namespace frontline

@@ -69,10 +69,18 @@ enum class EnqueueResult {
 // "add:<CH>" or "attrs:<CH>:<MB>".
 std::string OutboxKey(const OutboxJob& job);
 
+// Jobs waiting and jobs kept failed, for /healthz and /metrics.
+struct OutboxCounts {
+  int64_t pending = 0;
+  int64_t failed = 0;
+};
+
 class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual EnqueueResult Enqueue(const OutboxJob& job, std::string* error) = 0;
+  // Jobs waiting and jobs kept failed (for /healthz and /metrics); `error` set on failure.
+  virtual OutboxCounts Counts(std::string* error) = 0;
 };
 
 // "add_participant" / "set_participant_attributes": the action column's values.
@@ -93,11 +101,6 @@ struct OutboxRow {
   std::string last_error;
 };
 
-// Jobs waiting and jobs kept failed, for /healthz and /metrics.
-struct OutboxCounts {
-  int64_t pending = 0;
-  int64_t failed = 0;
-};
 
 // Wall-clock time in unix milliseconds; injectable so tests can move time.
 using UnixMsClock = std::function<int64_t()>;
@@ -170,7 +173,7 @@ class SqliteOutbox : public Outbox {
   // server's Retry-After when that is longer.
   int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
 
-  OutboxCounts Counts(std::string* error);
+  OutboxCounts Counts(std::string* error) override;
   int64_t NowMs() const { return options_.now_ms(); }
   const std::string& owner() const { return options_.owner; }
   const OutboxOptions& options() const { return options_; }

@@ -52,6 +52,8 @@ class PipelineThroughNginx(unittest.TestCase):
         self.assertEqual(r.status, 200)
         body = r.json()
         self.assertEqual(body["status"], "ok")
+        self.assertEqual(body["directory"], "ok")
+        self.assertEqual(body["outbox"], {"pending": 0, "failed": 0})
 
     def test_metrics(self):
         self.stack.get("/healthz")
@@ -59,6 +61,7 @@ class PipelineThroughNginx(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(r.header("Content-Type").startswith("text/plain; version=0.0.4"))
         self.assertIn('frontline_requests_total{route="/healthz",code="200"}', r.body.decode())
+        self.assertIn('frontline_outbox_jobs{state="pending"} 0', r.body.decode())
 
     def test_unknown_path_is_404(self):
         self.assertJsonError(self.stack.post_form("/callbacks/unknown", LIST), 404)

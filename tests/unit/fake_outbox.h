@@ -22,6 +22,11 @@ class FakeOutbox : public Outbox {
     jobs_.push_back(job);
     return EnqueueResult::kEnqueued;
   }
+  OutboxCounts Counts(std::string*) override {
+    OutboxCounts counts;
+    counts.pending = static_cast<int64_t>(jobs_.size());
+    return counts;
+  }
   void set_fail(bool fail) { fail_ = fail; }
   const std::vector<OutboxJob>& jobs() const { return jobs_; }
 
