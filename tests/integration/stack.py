@@ -88,6 +88,7 @@ class Stack:
         if env:
             self.env.update(env)
         self.responder = None
+        self.pids = []  # the responders spawn-fcgi -F forked (children > 1)
         self.nginx = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -119,6 +120,12 @@ class Stack:
 
     def _start(self):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.pids = []
+        if self.launcher == "spawn-fcgi" and self.children > 1:
+            self._start_children()
+            self.start_nginx()
+            wait_for(self._healthy, what="GET /healthz through nginx")
+            return
         if self.launcher == "spawn-fcgi":
             # -n keeps spawn-fcgi in the foreground as the responder itself (exec), so we get
             # its exit code and signals reach it directly.
@@ -137,6 +144,50 @@ class Stack:
                                                           self.read_stderr()))
         self.start_nginx()
         wait_for(self._healthy, what="GET /healthz through nginx")
+
+    def _start_children(self):
+        """spawn-fcgi -F N (which does not work with -n): it forks N responders sharing the
+        socket, writes their pids to a pid file and exits; self.pids are the responders."""
+        pid_file = os.path.join(self.dir, "responders.pid")
+        cmd = ["spawn-fcgi", "-s", self.socket_path, "-M", "0666", "-F", str(self.children),
+               "-P", pid_file, "--"] + self.responder_command()
+        self.stderr = open(os.path.join(self.dir, "responder.stderr"), "wb")
+        launcher = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=self.stderr, stderr=self.stderr, cwd=self.dir)
+        code = launcher.wait(timeout=20)
+        try:
+            with open(pid_file) as f:
+                self.pids = [int(line) for line in f.read().split()]
+        except FileNotFoundError:
+            pass
+        if code != 0 or len(self.pids) != self.children:
+            raise RuntimeError("spawn-fcgi exited %d with pids %r: %s" % (
+                code, self.pids, self.read_stderr()))
+
+    @staticmethod
+    def _alive(pid):
+        """True while `pid` runs (a zombie nobody reaped counts as gone)."""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, IndexError, ProcessLookupError):
+            return False
+
+    def _stop_children(self, sig, timeout):
+        """Signals every spawned responder; 0 once all are gone (their exit codes belong to
+        whoever reaps them), else raises subprocess.TimeoutExpired."""
+        for pid in self.pids:
+            if self._alive(pid):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        while any(self._alive(pid) for pid in self.pids):
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("responders %r" % self.pids, timeout)
+            time.sleep(0.02)
+        return 0
 
     def start_nginx(self):
         with open(os.path.join(SOURCE_DIR, "nginx", "frontline-dev.conf.in")) as f:
@@ -162,6 +213,8 @@ class Stack:
 
     def stop_responder(self, sig=signal.SIGTERM, timeout=20):
         """Signals the responder and returns its exit code."""
+        if self.pids:
+            return self._stop_children(sig, timeout)
         if self.responder is None or self.responder.poll() is not None:
             return self.responder.returncode if self.responder else None
         self.responder.send_signal(sig)
@@ -175,12 +228,15 @@ class Stack:
                 self.nginx.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.nginx.kill()
-        if self.responder is not None:
+        if self.responder is not None or self.pids:
             try:
                 code = self.stop_responder()
             except subprocess.TimeoutExpired:
-                self.responder.kill()
-                self.responder.wait()
+                if self.pids:
+                    self._stop_children(signal.SIGKILL, 10)
+                else:
+                    self.responder.kill()
+                    self.responder.wait()
         if hasattr(self, "stderr"):
             self.stderr.close()
         if os.environ.get("FRONTLINE_KEEP_TEST_DIRS"):

@@ -3,8 +3,11 @@ to the Twilio API stub: the answer comes at once, the participant is added exact
 failures are retried or kept as documented."""
 import json
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -110,6 +113,335 @@ class Webhooks(unittest.TestCase):
         r = self.stack.post_form(CONVERSATIONS, [("EventType", "onMessageAdd")])
         self.assertEqual((r.status, r.json()), (200, {}))
         self.assertEqual(self.stack.post_form(CONVERSATIONS, []).status, 400)
+
+
+def outbox(db, *args):
+    """`frontline-fcgi outbox ARGS --directory DB`: (exit code, stdout lines, stderr)."""
+    r = subprocess.run([BIN, "outbox"] + list(args) + ["--directory", db], capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, [line for line in r.stdout.splitlines() if line.strip()], r.stderr
+
+
+def conversation_sid(n, tag="a"):
+    return "CH" + tag + "%031d" % n
+
+
+class IsolatedCase(unittest.TestCase):
+    """Each test gets its own stub, temporary directory and database; stacks it starts are
+    stopped (and the stub) even when the test fails."""
+
+    def setUp(self):
+        self.twilio = TwilioStub(ACCOUNT, AUTH_TOKEN).start()
+        self.addCleanup(self.twilio.stop)
+        self.tmp = tempfile.mkdtemp(prefix="frontline-wh-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.db = os.path.join(self.tmp, "directory.db")
+
+    def import_customers(self):
+        subprocess.run([BIN, "import", "--directory", self.db,
+                        os.path.join(SOURCE_DIR, "examples", "customers.json")],
+                       check=True, capture_output=True, timeout=30)
+
+    def start_stack(self, args=(), env=None, deliver=True, **kwargs):
+        """A Stack on self.db delivering to the stub (with deliver, the Account SID is set)."""
+        environment = {"TWILIO_ACCOUNT_SID": ACCOUNT} if deliver else {}
+        environment.update(env or {})
+        stack = Stack(args=["--directory", self.db, "--twilio.api-base", self.twilio.url] +
+                      list(args), env=environment, **kwargs)
+        self.addCleanup(stack.stop)
+        stack.start()
+        return stack
+
+    def route(self, stack, conversation, address="+15558675310"):
+        return stack.post_form(ROUTING, [("ConversationSid", conversation),
+                                         ("MessagingBinding.Address", address),
+                                         ("MessagingBinding.ProxyAddress", "+15550001111")])
+
+    def adds(self, conversation, status=None):
+        return [r for r in self.twilio.requests_matching(
+            "POST", "/v1/Conversations/%s/Participants" % conversation)
+            if status is None or r["status"] == status]
+
+    def identities(self, conversation):
+        return [p["identity"] for p in self.twilio.participants(conversation)]
+
+    def wait_participants(self, conversation, count=1, timeout=15):
+        wait_for(lambda: len(self.twilio.participants(conversation)) >= count, timeout=timeout,
+                 what="%d participant(s) in %s" % (count, conversation))
+
+    def wait_outbox_empty(self, timeout=15):
+        wait_for(lambda: outbox(self.db)[1] == [], timeout=timeout,
+                 what="no pending or failed job in `outbox list`")
+
+    def assert_outbox_empty(self):
+        code, lines, err = outbox(self.db)
+        self.assertEqual((code, lines), (0, []), err)
+
+
+class RoutingChoice(IsolatedCase):
+    """SPEC §5 step 1 beyond the customer's own worker."""
+
+    def test_unknown_address_goes_to_the_default_worker(self):
+        self.import_customers()
+        for how, args, env in (("--routing.default-worker", ["--routing.default-worker",
+                                                            "dave@example.com"], None),
+                               ("WORKER_IDENTITY", [], {"WORKER_IDENTITY": "dave@example.com"})):
+            with self.subTest(how=how):
+                stack = self.start_stack(args=args, env=env)
+                conversation = conversation_sid(1, "d" if env else "f")
+                r = self.route(stack, conversation, "+19990001234")
+                self.assertEqual((r.status, r.json()), (200, {"worker": "dave@example.com"}), r)
+                self.wait_participants(conversation)
+                self.assertEqual(self.identities(conversation), ["dave@example.com"])
+                # A known customer still goes to their own worker, not the default one.
+                known = conversation_sid(2, "d" if env else "f")
+                r = self.route(stack, known, "whatsapp:+353871234567")
+                self.assertEqual(r.json(), {"worker": "bob@example.com"})
+                self.wait_participants(known)
+                self.assertEqual(self.identities(known), ["bob@example.com"])
+                self.wait_outbox_empty()
+                stack.stop()
+
+    def test_round_robin_over_workers_with_customers(self):
+        self.import_customers()
+        stack = self.start_stack()
+        owners = {"alice@example.com", "bob@example.com", "carol@example.com"}
+        chosen = []
+        for n in range(6):
+            r = self.route(stack, conversation_sid(n, "r"), "+1999000%04d" % n)
+            self.assertEqual(r.status, 200, r)
+            chosen.append(r.json()["worker"])
+        # Strict rotation in one process: every owner in each window of three.
+        self.assertEqual(set(chosen[:3]), owners, chosen)
+        self.assertEqual(chosen[3:], chosen[:3], chosen)
+        for n, worker in enumerate(chosen):
+            self.wait_participants(conversation_sid(n, "r"))
+            self.assertEqual(self.identities(conversation_sid(n, "r")), [worker])
+        self.wait_outbox_empty()
+
+    def test_no_worker_at_all_is_422(self):
+        stack = self.start_stack()  # empty directory, no default worker
+        conversation = conversation_sid(1, "n")
+        r = self.route(stack, conversation, "+19990001234")
+        self.assertEqual(r.status, 422, r)
+        time.sleep(0.7)  # longer than the dispatcher's poll interval
+        self.assertEqual(self.twilio.requests, [])
+        self.assert_outbox_empty()
+        code, _, err = outbox(self.db)
+        self.assertIn("0 pending or failed jobs", err)
+
+
+class ParticipantAttributes(IsolatedCase):
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+        self.stack = self.start_stack()
+
+    def participant_added(self, conversation, participant, identity=None,
+                          address="+15558675310"):
+        pairs = [("EventType", "onParticipantAdded"), ("ConversationSid", conversation),
+                 ("ParticipantSid", participant), ("MessagingBinding.Address", address)]
+        if identity is not None:
+            pairs.append(("Identity", identity))
+        r = self.stack.post_form(CONVERSATIONS, pairs)
+        self.assertEqual((r.status, r.json()), (200, {}), r)
+
+    def test_worker_participant_is_ignored(self):
+        conversation = conversation_sid(1, "w")
+        p = self.twilio.add_participant(conversation, identity="alice@example.com",
+                                        attributes='{"role":"agent"}')
+        self.participant_added(conversation, p["sid"], identity="alice@example.com")
+        time.sleep(1.0)  # two dispatcher polls
+        self.assertEqual(self.twilio.requests, [])
+        self.assertEqual(self.twilio.participants(conversation)[0]["attributes"],
+                         '{"role":"agent"}')
+        self.assert_outbox_empty()
+
+    def test_no_update_when_nothing_changes(self):
+        conversation = conversation_sid(1, "u")
+        attributes = json.dumps({"customer_id": "3", "display_name": "Joseph Martin",
+                                 "avatar": "https://example.com/avatars/joseph.png",
+                                 "extra": 1})
+        p = self.twilio.add_participant(conversation, attributes=attributes,
+                                        messaging_binding={"address": "+15558675310"})
+        path = "/v1/Conversations/%s/Participants/%s" % (conversation, p["sid"])
+        self.participant_added(conversation, p["sid"])
+        wait_for(lambda: self.twilio.requests_matching("GET", path), what="the fetch")
+        self.wait_outbox_empty()
+        time.sleep(0.5)
+        self.assertEqual(len(self.twilio.requests_matching("GET", path)), 1)
+        self.assertEqual(self.twilio.requests_matching("POST", path), [])
+        self.assertEqual(len(self.twilio.requests), 1)
+        self.assertEqual(self.twilio.participants(conversation)[0]["attributes"], attributes)
+
+
+class DeliveryOutcomes(IsolatedCase):
+    """SPEC §6 outcomes of the add-participant call, seen at the stub and in `outbox list`."""
+
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+        self.stack = self.start_stack()
+
+    def test_429_retry_after_is_honoured(self):
+        conversation = conversation_sid(1, "t")
+        # Retry-After 2 s is longer than the first backoff (0.5-1 s with jitter).
+        self.twilio.force(429, times=1, retry_after=2, conversation_sid=conversation)
+        self.assertEqual(self.route(self.stack, conversation).status, 200)
+        self.wait_participants(conversation, timeout=15)
+        adds = self.adds(conversation)
+        self.assertEqual([r["status"] for r in adds], [429, 201])
+        self.assertGreaterEqual(adds[1]["time"] - adds[0]["time"], 1.9)
+        self.assertLess(adds[1]["time"] - adds[0]["time"], 5)
+        self.assertEqual(self.identities(conversation), ["alice@example.com"])
+        self.wait_outbox_empty()
+
+    def test_already_exists_counts_as_done(self):
+        for n, (status, code) in enumerate(((409, 50433), (400, 50437))):
+            with self.subTest(status=status, code=code):
+                conversation = conversation_sid(n, "x")
+                self.twilio.force(status, times=1, code=code, conversation_sid=conversation)
+                self.assertEqual(self.route(self.stack, conversation).status, 200)
+                wait_for(lambda: self.adds(conversation), what="the add call")
+                self.wait_outbox_empty()
+                time.sleep(1.5)  # a retry would come within 1 s
+                self.assertEqual([r["status"] for r in self.adds(conversation)], [status])
+                self.assert_outbox_empty()
+                self.assertEqual(self.twilio.participants(conversation), [])
+
+    def test_400_fails_and_retry_requeues(self):
+        conversation = conversation_sid(1, "b")
+        self.twilio.force(400, times=1, code=20001, message="Invalid Identity",
+                          conversation_sid=conversation)
+        self.assertEqual(self.route(self.stack, conversation).status, 200)
+        wait_for(lambda: outbox(self.db)[1], what="the failed job in `outbox list`")
+        code, lines, err = outbox(self.db)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(lines), 1, lines)
+        fields = lines[0].split("\t")
+        job_id = fields[0]
+        self.assertTrue(job_id.isdigit(), lines)
+        self.assertEqual(fields[1:3], ["failed", "add:" + conversation], lines)
+        self.assertIn("attempts=1", fields)
+        self.assertIn("400", lines[0])
+        self.assertIn("Invalid Identity", lines[0])
+        self.assertIn("1 pending or failed jobs", err)
+        time.sleep(1.5)  # failed is final: no retry
+        self.assertEqual(len(self.adds(conversation)), 1)
+        self.assertEqual(self.twilio.participants(conversation), [])
+
+        r = subprocess.run([BIN, "outbox", "retry", job_id, "--directory", self.db],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_participants(conversation, timeout=10)
+        self.assertEqual(self.identities(conversation), ["alice@example.com"])
+        self.assertEqual([r["status"] for r in self.adds(conversation)], [400, 201])
+        self.wait_outbox_empty()
+        # Retrying it again is an error: it is no longer failed.
+        r = subprocess.run([BIN, "outbox", "retry", job_id, "--directory", self.db],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+
+
+class Resilience(IsolatedCase):
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+
+    def test_stub_down_while_100_webhooks_arrive(self):
+        stack = self.start_stack()
+        downtime = 10.0
+        conversations = [conversation_sid(n, "o") for n in range(100)]
+        self.twilio.go_down(downtime)
+        started = time.monotonic()
+        slowest = 0.0
+        for conversation in conversations:
+            t = time.monotonic()
+            r = self.route(stack, conversation)
+            slowest = max(slowest, time.monotonic() - t)
+            self.assertEqual((r.status, r.json()), (200, {"worker": "alice@example.com"}), r)
+        sent = time.monotonic() - started
+        self.assertLess(slowest, 1.0)  # the answer never waits for Twilio
+        self.assertLess(sent, downtime - 2, "the webhooks took too long to test anything")
+        self.assertTrue(outbox(self.db)[1])  # jobs are waiting
+        # Backoff is 1 s doubling: after 10 s down the next attempt is within ~16 s.
+        wait_for(lambda: all(self.twilio.participants(c) for c in conversations),
+                 timeout=downtime + 40, what="all 100 participants")
+        for conversation in conversations:
+            self.assertEqual(self.identities(conversation), ["alice@example.com"], conversation)
+            self.assertEqual(len(self.adds(conversation, 201)), 1, conversation)
+            self.assertEqual(self.adds(conversation, 409), [], conversation)
+        self.wait_outbox_empty()
+
+    def test_kill_9_while_claimed_then_restart(self):
+        stack = self.start_stack()
+        conversations = [conversation_sid(n, "k") for n in range(5)]
+        # The first job's call stalls 2 s (under the client's 5 s timeout): the process dies
+        # with it claimed, after the request reached Twilio, so the retry finds the worker there.
+        self.twilio.stall(2.0, times=1, conversation_sid=conversations[0])
+        for conversation in conversations:
+            self.assertEqual(self.route(stack, conversation).status, 200)
+        wait_for(lambda: self.adds(conversations[0]), what="the stalled add call")
+        time.sleep(0.3)
+        code, lines, _ = outbox(self.db)
+        leased = [line for line in lines if "lease=" in line]
+        self.assertEqual(len(leased), 1, lines)
+        self.assertIn("add:" + conversations[0], leased[0])
+        self.assertEqual(stack.stop_responder(signal.SIGKILL), -signal.SIGKILL)
+        killed = time.monotonic()
+        stack.stop()
+        wait_for(lambda: self.twilio.participants(conversations[0]), what="the stalled add")
+        # Nothing else was delivered by the dead process.
+        self.assertEqual(len(self.twilio.requests), 1)
+        self.assertEqual(len(outbox(self.db)[1]), len(conversations))
+
+        restarted = self.start_stack()
+        # The unclaimed jobs go at once; the claimed one after its 30 s lease expires.
+        for conversation in conversations[1:]:
+            self.wait_participants(conversation, timeout=10)
+        # The last delivery is recorded just after the stub answered it.
+        wait_for(lambda: len(outbox(self.db)[1]) == 1, timeout=5, what="only the claimed job")
+        self.assertIn("add:" + conversations[0], outbox(self.db)[1][0])
+        wait_for(lambda: outbox(self.db)[1] == [], timeout=45,
+                 what="the killed process's job to be taken over")
+        self.assertGreater(time.monotonic() - killed, 25)
+        for conversation in conversations:
+            self.assertEqual(self.identities(conversation), ["alice@example.com"], conversation)
+            self.assertEqual(len(self.adds(conversation, 201)), 1, conversation)
+        # The repeat of the claimed job met "already exists" and counted as done.
+        self.assertEqual([r["status"] for r in self.adds(conversations[0])], [201, 409])
+        restarted.stop()
+
+    def test_three_processes_deliver_500_webhooks_once(self):
+        stack = self.start_stack(children=3)
+        self.assertEqual(len(stack.pids), 3)
+        conversations = [conversation_sid(n, "p") for n in range(500)]
+        errors = []
+
+        def send(chunk):
+            for conversation in chunk:
+                r = self.route(stack, conversation)
+                if r.status != 200:
+                    errors.append((conversation, r))
+        threads = [threading.Thread(target=send, args=(conversations[i::8],))
+                   for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        wait_for(lambda: all(self.twilio.participants(c) for c in conversations), timeout=60,
+                 what="all 500 participants")
+        self.wait_outbox_empty()
+        time.sleep(0.6)
+        for conversation in conversations:
+            self.assertEqual([r["status"] for r in self.adds(conversation)], [201],
+                             conversation)
+            self.assertEqual(self.identities(conversation), ["alice@example.com"])
+        self.assertEqual(len(self.twilio.requests), 500)
+        # All three processes are alive and stop cleanly.
+        self.assertTrue(all(Stack._alive(pid) for pid in stack.pids))
+        self.assertEqual(stack.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # Headers and body go out in two writes; without this a kept-alive connection waits for
+        # the client's delayed ACK (~40 ms a call), which real Twilio does not do.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.stub._track(self.connection, True)
 
     def finish(self):
