@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "directory/database_files.h"
 #include "directory/export.h"
 #include "directory/import.h"
 #include "directory/sqlite_directory.h"
@@ -185,6 +186,9 @@ int Import(const Options& options) {
   import_options.progress = isatty(STDERR_FILENO) != 0;
   ImportStats stats;
   std::string error;
+  if (!EnsureDatabaseFolder(options.directory, &error)) {
+    throw StartupError(kExitConfig, "import: " + error);
+  }
   bool ok;
   if (options.seed_demo) {
     if (!options.arguments.empty()) {
@@ -258,6 +262,24 @@ int CheckConfig(const Options& options) {
   return kExitOk;
 }
 
+// Runs a command that opens the database outside the server, then hands any file it made to the
+// owner of the database folder (see MatchFolderOwner).
+int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
+  int status;
+  std::string error;
+  try {
+    status = command(options);
+  } catch (const StartupError&) {
+    MatchFolderOwner(options.directory, &error);
+    throw;
+  }
+  if (!MatchFolderOwner(options.directory, &error)) {
+    std::cerr << "frontline-fcgi: " << error << "\n";
+    if (status == kExitOk) status = kExitConfig;
+  }
+  return status;
+}
+
 int Run(int argc, char** argv) {
   Options options = ParseOptions(argc, argv, ProcessEnvironment());
   switch (options.command) {
@@ -272,11 +294,11 @@ int Run(int argc, char** argv) {
     case Command::kServe:
       return Serve(options);
     case Command::kImport:
-      return Import(options);
+      return RunOnDatabase(options, Import);
     case Command::kExport:
-      return Export(options);
+      return RunOnDatabase(options, Export);
     case Command::kOutbox:
-      return OutboxCommand(options);
+      return RunOnDatabase(options, OutboxCommand);
   }
   return kExitOk;
 }

@@ -171,7 +171,7 @@ constexpr const char* kUsage =
     "  outbox [list | retry ID]  show pending and failed Twilio REST jobs, or requeue one\n"
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
-    "Exit codes: 0 ok, 64 usage error, 78 configuration error.\n"
+    "Exit codes: 0 ok, 64 usage error, 65 bad import data, 78 configuration error.\n"
     "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n";
 
 std::string Trim(std::string s) {
