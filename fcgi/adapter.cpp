@@ -58,12 +58,25 @@ std::string RequestIdFrom(const char* header) {
   return buf;
 }
 
+std::string RoutingPath(std::string_view document_uri, std::string_view request_uri,
+                        std::string_view script_name, std::string_view path_info) {
+  if (!document_uri.empty()) return std::string(document_uri);
+  // Apache passes no DOCUMENT_URI, and behind the shipped .htaccess rewrite SCRIPT_NAME names
+  // the binary (/frontline/frontline.fcgi) rather than the URL Twilio called. REQUEST_URI is
+  // that URL in both the rewrite and the ScriptAlias setups, and it is what the signature
+  // covers, so the route is checked on the very path that was signed. It is taken verbatim:
+  // a non-canonical spelling (//, /./, %XX) matches no route, so it can never reach a route
+  // that the web server's own access rules (e.g. on /metrics) would have matched differently.
+  if (!request_uri.empty()) return std::string(request_uri.substr(0, request_uri.find('?')));
+  return std::string(script_name) + std::string(path_info);
+}
+
 Request ReadRequest(FCGX_Request& fcgi, size_t max_body) {
   Request request;
   request.method = Param(fcgi, "REQUEST_METHOD");
-  request.path = Param(fcgi, "DOCUMENT_URI");
-  if (request.path.empty()) request.path = Param(fcgi, "SCRIPT_NAME") + Param(fcgi, "PATH_INFO");
   request.request_uri = Param(fcgi, "REQUEST_URI");
+  request.path = RoutingPath(Param(fcgi, "DOCUMENT_URI"), request.request_uri,
+                             Param(fcgi, "SCRIPT_NAME"), Param(fcgi, "PATH_INFO"));
   request.content_type = Param(fcgi, "CONTENT_TYPE");
   request.signature = Param(fcgi, "HTTP_X_TWILIO_SIGNATURE");
   request.request_id = RequestIdFrom(FCGX_GetParam("HTTP_X_REQUEST_ID", fcgi.envp));

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <fcgiapp.h>
 
@@ -17,6 +18,12 @@ namespace frontline {
 // discarded up to a bound, and past it the connection is marked to close after the response so
 // no stale input is mistaken for the next request.
 Request ReadRequest(FCGX_Request& fcgi, size_t max_body);
+
+// The path a request is routed on, before --route-prefix is removed: nginx's DOCUMENT_URI
+// when present, else the path part of REQUEST_URI (Apache mod_fcgid, lighttpd), else
+// SCRIPT_NAME + PATH_INFO for a server that passes neither.
+std::string RoutingPath(std::string_view document_uri, std::string_view request_uri,
+                        std::string_view script_name, std::string_view path_info);
 
 // Writes status line, headers and body. Returns false when the web server went away.
 bool WriteResponse(FCGX_Request& fcgi, const Response& response);

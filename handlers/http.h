@@ -43,7 +43,7 @@ enum class BodyStatus {
 
 struct Request {
   std::string method;         // REQUEST_METHOD
-  std::string path;           // DOCUMENT_URI (or SCRIPT_NAME): decoded, used for routing
+  std::string path;           // for routing: DOCUMENT_URI, else REQUEST_URI up to '?'
   std::string request_uri;    // REQUEST_URI verbatim: used for the signed URL
   std::string content_type;   // CONTENT_TYPE
   BodyStatus body_status = BodyStatus::kOk;
