@@ -78,6 +78,11 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
+  // libfcgi's variable for the web servers allowed to connect over TCP; we apply it ourselves.
+  const char* addrs = std::getenv("FCGI_WEB_SERVER_ADDRS");
+  std::string web_server_addrs = addrs != nullptr ? addrs : "";
+  std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(web_server_addrs, &error);
+  if (!allowed_peers) throw StartupError(kExitConfig, "FCGI_WEB_SERVER_ADDRS: " + error);
   Log log(options.log_format);
   if (!options.log_file.empty() && !log.Open(options.log_file, &error)) {
     throw StartupError(kExitConfig, error);
@@ -139,12 +144,16 @@ int Serve(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  Server server(socket.fd, options.threads, services, log, metrics);
+  Listener listener(socket.fd, std::move(*allowed_peers), [&log](const std::string& peer) {
+    log.Warning("connection refused: peer not in FCGI_WEB_SERVER_ADDRS", {{"peer", peer}});
+  });
+  Server server(listener, options.threads, services, log, metrics);
   server.Start();
   log.Info("serving", {{"version", FRONTLINE_VERSION},
                        {"pid", std::to_string(getpid())},
                        {"socket", socket.description},
                        {"threads", std::to_string(options.threads)}});
+  if (!web_server_addrs.empty()) log.Info("TCP peers limited", {{"allowed", web_server_addrs}});
   if (options.skip_signature) {
     log.Warning("X-Twilio-Signature checking is DISABLED (--insecure-skip-signature); "
                 "anyone who can reach this service can impersonate Twilio");

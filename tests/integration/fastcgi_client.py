@@ -61,7 +61,8 @@ def request(address, params, stdin=b"", timeout=10):
                     stdout += content
                 elif kind == FCGI_END_REQUEST:
                     return _parse(stdout)
-        return _parse(stdout)
+        # The responder closed without ending the request: no answer at all, not an empty 200.
+        raise ConnectionError("connection closed without FCGI_END_REQUEST")
     finally:
         s.close()
 

@@ -85,26 +85,90 @@ class ExitCodes(unittest.TestCase):
 
 
 class Sockets(unittest.TestCase):
-    def test_listen_on_tcp(self):
+    def serve_tcp(self, extra_env=None):
+        """Starts the responder on a free 127.0.0.1 port; returns the port. Stops at cleanup."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         d = tempfile.mkdtemp(prefix="frontline-tcp-")
         p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port,
-                              "--directory", os.path.join(d, "directory.db")], env=ENV,
+                              "--directory", os.path.join(d, "directory.db")],
+                             env=dict(ENV, **(extra_env or {})),
                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            def answers():
-                try:
-                    return fastcgi_client.request(("127.0.0.1", port), HEALTH)[0] == 200
-                except OSError:
-                    return False
-            wait_for(answers, what="TCP listener")
-        finally:
+
+        def stop():
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=10), 0)
             p.stderr.close()
             shutil.rmtree(d, ignore_errors=True)
+        self.addCleanup(stop)
+        wait_for(lambda: os.path.exists(os.path.join(d, "directory.db")) or p.poll() is not None,
+                 what="the responder to open its directory")
+        return port
+
+    @staticmethod
+    def health_over_tcp(port):
+        try:
+            return fastcgi_client.request(("127.0.0.1", port), HEALTH)[0]
+        except OSError:
+            return None
+
+    def test_listen_on_tcp(self):
+        port = self.serve_tcp()
+        wait_for(lambda: self.health_over_tcp(port) == 200, what="TCP listener")
+
+    def test_fcgi_web_server_addrs_drops_other_peers(self):
+        """FCGI_WEB_SERVER_ADDRS (libfcgi's convention, which the README tells scaled-out hosts
+        to set) guards the TCP socket: a peer not in the list is disconnected unanswered."""
+        allowed = self.serve_tcp({"FCGI_WEB_SERVER_ADDRS": "10.0.0.5,127.0.0.1"})
+        wait_for(lambda: self.health_over_tcp(allowed) == 200, what="an allowed peer answered")
+        refused = self.serve_tcp({"FCGI_WEB_SERVER_ADDRS": "10.0.0.5"})
+        time.sleep(0.2)
+        self.assertEqual([self.health_over_tcp(refused) for _ in range(30)], [None] * 30)
+        self.assertEqual(self.health_over_tcp(allowed), 200)
+
+    def test_stopping_one_process_leaves_the_shared_socket_listening(self):
+        """systemd keeps the socket of frontline-fcgi.socket after the service stops, and
+        spawn-fcgi -F / multiwatch children share theirs: a process that stops must not shut
+        the socket down for the others (the next start, the sibling still running)."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "shared.sock")
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(path)
+            listener.listen(16)
+            db = os.path.join(d, "directory.db")
+            procs = [subprocess.Popen([BIN, "--directory", db, "--threads", "2"], env=ENV,
+                                      stdin=listener.fileno(), stderr=subprocess.DEVNULL)
+                     for _ in range(2)]
+            def pid_answering():
+                try:
+                    body = fastcgi_client.request(path, HEALTH)[2]
+                    return int(body.split(b'"pid":')[1].split(b",")[0])
+                except OSError:
+                    return None
+            try:
+                seen = set()
+                # Both must be serving (signals set up) before one is stopped.
+                wait_for(lambda: seen.add(pid_answering()) or
+                         {p.pid for p in procs} <= seen, what="both responders")
+                procs[0].send_signal(signal.SIGTERM)
+                self.assertEqual(procs[0].wait(timeout=10), 0)
+                # Every request now lands on the survivor.
+                for _ in range(20):
+                    status, _, body = fastcgi_client.request(path, HEALTH)
+                    self.assertEqual(status, 200)
+                    self.assertIn(b'"pid":%d' % procs[1].pid, body)
+                procs[1].send_signal(signal.SIGTERM)
+                self.assertEqual(procs[1].wait(timeout=10), 0)
+                # Like systemd, the holder of the socket can still take connections.
+                with socket.socket(socket.AF_UNIX) as client:
+                    client.connect(path)
+            finally:
+                for p in procs:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                listener.close()
 
     def test_systemd_listen_fds(self):
         with tempfile.TemporaryDirectory() as d:

@@ -2,10 +2,9 @@
 // and handing files root made to the owner of their folder.
 #include "directory/database_files.h"
 
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include "tests/unit/directory_test_util.h"
 
