@@ -172,7 +172,9 @@ constexpr const char* kUsage =
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
     "Exit codes: 0 ok, 64 usage error, 65 bad import data, 78 configuration error.\n"
-    "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n";
+    "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n"
+    "Environment: FCGI_WEB_SERVER_ADDRS=ADDR,... accepts TCP connections only from these\n"
+    "IPv4/IPv6 addresses (the web servers); unix sockets are guarded by file permissions.\n";
 
 std::string Trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
