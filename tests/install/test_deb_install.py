@@ -351,7 +351,54 @@ http {{
         wait_for(lambda: len(responders()) == 4, what="multiwatch's four children")
         self.drive_every_route("CH" + "c" * 32)
 
-    def test_7_purge_removes_everything(self):
+    def test_8_spawn_fcgi_forked_as_the_readme_says(self):
+        """The README's spawn-fcgi recipe: a system user, forked children with a pid file, the
+        socket owned by the nginx user, a log file, and an import as root afterwards that leaves
+        the database with the service's user."""
+        log_dir = "/var/log/frontline-fcgi"
+        self.addCleanup(shutil.rmtree, log_dir, True)
+        self.addCleanup(run, ["deluser", "--system", "frontline"], False)
+        run(["adduser", "--system", "--group", "--home", STATE_DIR, "frontline"])
+        run(["install", "-d", "-o", "frontline", "-g", "frontline", STATE_DIR, log_dir])
+        run(["install", "-d", RUN_DIR])
+        os.chmod(os.path.join(CONF_DIR, "twilio-auth-token"), 0o640)
+        shutil.chown(os.path.join(CONF_DIR, "twilio-auth-token"), "root", "frontline")
+        run(["frontline-fcgi", "import", EXAMPLES + "/customers.json"])
+        self.assertEqual(os.stat(STATE_DIR + "/directory.db").st_uid,
+                         int(run(["id", "-u", "frontline"]).stdout))
+        with open(CONF, "w") as f:
+            f.write(self.conf_template.replace("@PORT@", str(self.nginx_port)))
+        pid_file = RUN_DIR + "/spawn.pid"
+        run(["spawn-fcgi", "-s", SOCKET, "-M", "0660", "-U", "www-data", "-G", "www-data",
+             "-u", "frontline", "-g", "frontline", "-F", "2", "-P", pid_file, "--",
+             "/usr/bin/frontline-fcgi", "--config", CONF,
+             "--twilio.auth-token-file", CONF_DIR + "/twilio-auth-token",
+             "--log-file", log_dir + "/frontline-fcgi.log"],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        with open(pid_file) as f:
+            pids = [int(p) for p in f.read().split()]
+
+        def stop():
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            wait_for(lambda: not responders(), timeout=20, what="the children to exit")
+        self.addCleanup(stop)
+        self.assertEqual(sorted(pids), sorted(responders()))
+        st = os.stat(SOCKET)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                         (33, 33, 0o660))  # www-data
+        for pid in pids:
+            with open("/proc/%d/status" % pid) as f:
+                uid = [line.split()[1] for line in f if line.startswith("Uid:")][0]
+            self.assertEqual(int(uid), int(run(["id", "-u", "frontline"]).stdout))
+        self.drive_every_route("CH" + "d" * 32)
+        with open(log_dir + "/frontline-fcgi.log") as f:
+            self.assertIn("route=/callbacks/crm status=200", f.read())
+
+    def test_9_purge_removes_everything(self):
         run(["dpkg", "--purge", PACKAGE])
         self.assertFalse(installed())
         for path in ("/usr/bin/frontline-fcgi", UNIT_DIR + "/frontline-fcgi.service", CONF_DIR,
