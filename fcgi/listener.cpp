@@ -231,7 +231,8 @@ int Listener::Accept() {
       return -1;
     }
     pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    int ready = poll(fds, wake_fd_ >= 0 ? 2 : 1, -1);
+    // Without an eventfd (none could be made), look at woken_ five times a second instead.
+    int ready = wake_fd_ >= 0 ? poll(fds, 2, -1) : poll(fds, 1, 200);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return -1;

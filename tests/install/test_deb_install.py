@@ -13,7 +13,6 @@ Environment: FRONTLINE_BUILD_DIR (where to run cpack), FRONTLINE_SOURCE_DIR.
 """
 import configparser
 import glob
-import http.client
 import json
 import os
 import shlex
@@ -29,7 +28,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from stack import Response, free_port, twilio_signature, wait_for  # noqa: E402
+from stack import free_port, http_request, twilio_signature, wait_for  # noqa: E402
 from twilio_stub import TwilioStub  # noqa: E402
 
 BUILD_DIR = os.environ.get("FRONTLINE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
@@ -223,21 +222,14 @@ http {{
 
     # -- HTTPS through nginx ---------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, port=None):
+        """To nginx as frontline.example.com: HTTPS, or plain HTTP on `port`."""
+        context = None
         if port is None:
+            port = self.nginx_port
             context = ssl.create_default_context(cafile=os.path.join(self.tmp, "cert.pem"))
             context.check_hostname = False
-            conn = http.client.HTTPSConnection("127.0.0.1", self.nginx_port, timeout=15,
-                                               context=context)
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-        try:
-            h = {"Host": HOST}
-            h.update(headers or {})
-            conn.request(method, path, body=body, headers=h)
-            r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
+        return http_request(port, method, path, body, dict({"Host": HOST}, **(headers or {})),
+                            tls_context=context)
 
     def post(self, path, pairs, token=TOKEN):
         url = "https://%s:%d%s" % (HOST, self.nginx_port, path)

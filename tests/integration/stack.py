@@ -68,6 +68,21 @@ class Response:
         return "Response(%d, %r)" % (self.status, self.body[:200])
 
 
+def http_request(port, method, path, body=None, headers=None, timeout=15, tls_context=None):
+    """One HTTP/1.1 request to 127.0.0.1:`port` (HTTPS with `tls_context`); the whole answer."""
+    if tls_context is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=tls_context)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
 class Stack:
     """nginx + frontline-fcgi. Use as a context manager or call start()/stop()."""
 
@@ -261,13 +276,7 @@ class Stack:
 
     # -- HTTP through nginx ----------------------------------------------------------------
     def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers)
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)

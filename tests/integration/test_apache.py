@@ -11,7 +11,6 @@ Apache and its children simply run as that user.
 
 Environment: FRONTLINE_BIN, FRONTLINE_SOURCE_DIR, FRONTLINE_APACHE (set by CTest).
 """
-import http.client
 import os
 import pwd
 import re
@@ -24,7 +23,7 @@ import threading
 import unittest
 import urllib.parse
 
-from stack import AUTH_TOKEN, BIN, SOURCE_DIR, Response, free_port, twilio_signature, wait_for
+from stack import AUTH_TOKEN, BIN, SOURCE_DIR, free_port, http_request, twilio_signature, wait_for
 
 APACHE = os.environ.get("FRONTLINE_APACHE", "/usr/sbin/apache2")
 MODULES_DIR = "/usr/lib/apache2/modules"
@@ -344,13 +343,7 @@ class Apache(unittest.TestCase):
     # -- HTTP ------------------------------------------------------------------------------
     @classmethod
     def request(cls, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", cls.port, timeout=20)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
+        return http_request(cls.port, method, path, body, headers, timeout=20)
 
     def post(self, path, pairs, signed_path=None, token=AUTH_TOKEN):
         """POSTs `pairs` form-encoded, signed like Twilio for public-url + the path."""
