@@ -28,7 +28,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from stack import free_port, http_request, twilio_signature, wait_for  # noqa: E402
+from stack import (free_port, http_request, stop_process, twilio_signature,  # noqa: E402
+                   wait_for)
 from twilio_stub import TwilioStub  # noqa: E402
 
 BUILD_DIR = os.environ.get("FRONTLINE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
@@ -104,9 +105,7 @@ class DebInstall(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if getattr(cls, "nginx", None) is not None:
-            cls.nginx.send_signal(signal.SIGQUIT)
-            cls.nginx.wait(timeout=10)
+        stop_process(getattr(cls, "nginx", None), signal.SIGQUIT)
         if getattr(cls, "stub", None) is not None:
             cls.stub.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)

@@ -68,6 +68,19 @@ class Response:
         return "Response(%d, %r)" % (self.status, self.body[:200])
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Signals `proc` (a Popen; None or exited: nothing to do) and waits; kills it if it
+    outlives `timeout` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def http_request(port, method, path, body=None, headers=None, timeout=15, tls_context=None):
     """One HTTP/1.1 request to 127.0.0.1:`port` (HTTPS with `tls_context`); the whole answer."""
     if tls_context is None:
@@ -237,12 +250,7 @@ class Stack:
 
     def stop(self):
         code = None
-        if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
+        stop_process(self.nginx, signal.SIGQUIT)
         if self.responder is not None or self.pids:
             try:
                 code = self.stop_responder()

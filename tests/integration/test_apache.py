@@ -23,7 +23,8 @@ import threading
 import unittest
 import urllib.parse
 
-from stack import AUTH_TOKEN, BIN, SOURCE_DIR, free_port, http_request, twilio_signature, wait_for
+from stack import (AUTH_TOKEN, BIN, SOURCE_DIR, free_port, http_request, stop_process,
+                   twilio_signature, wait_for)
 
 APACHE = os.environ.get("FRONTLINE_APACHE", "/usr/sbin/apache2")
 MODULES_DIR = "/usr/lib/apache2/modules"
@@ -267,13 +268,7 @@ class Apache(unittest.TestCase):
     def _stop(cls):
         """Stops Apache; mod_fcgid must take every responder down with it. Returns the pids
         still running afterwards (then killed)."""
-        if cls.apache is not None and cls.apache.poll() is None:
-            cls.apache.send_signal(signal.SIGTERM)
-            try:
-                cls.apache.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cls.apache.kill()
-                cls.apache.wait()
+        stop_process(cls.apache, signal.SIGTERM, timeout=30)
         if hasattr(cls, "apache_out"):
             cls.apache_out.close()
         left = []
