@@ -28,8 +28,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from stack import (free_port, http_request, stop_process, twilio_signature,  # noqa: E402
-                   wait_for)
+from stack import (free_port, http_request, read_text, stop_process,  # noqa: E402
+                   twilio_signature, wait_for)
 from twilio_stub import TwilioStub  # noqa: E402
 
 BUILD_DIR = os.environ.get("FRONTLINE_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
@@ -213,11 +213,7 @@ http {{
         self.log.close()
 
     def read(self, name):
-        try:
-            with open(os.path.join(self.tmp, name), errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(os.path.join(self.tmp, name))
 
     # -- HTTPS through nginx ---------------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, port=None):

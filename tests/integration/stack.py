@@ -68,6 +68,15 @@ class Response:
         return "Response(%d, %r)" % (self.status, self.body[:200])
 
 
+def read_text(path):
+    """A log or output file as text ("" while it does not exist)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     """Signals `proc` (a Popen; None or exited: nothing to do) and waits; kills it if it
     outlives `timeout` seconds."""
@@ -270,11 +279,7 @@ class Stack:
 
     # -- inspection ------------------------------------------------------------------------
     def read_file(self, name):
-        try:
-            with open(os.path.join(self.dir, name), "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(os.path.join(self.dir, name))
 
     def read_stderr(self):
         return self.read_file("responder.stderr")

@@ -23,8 +23,8 @@ import threading
 import unittest
 import urllib.parse
 
-from stack import (AUTH_TOKEN, BIN, SOURCE_DIR, free_port, http_request, stop_process,
-                   twilio_signature, wait_for)
+from stack import (AUTH_TOKEN, BIN, SOURCE_DIR, free_port, http_request, read_text,
+                   stop_process, twilio_signature, wait_for)
 
 APACHE = os.environ.get("FRONTLINE_APACHE", "/usr/sbin/apache2")
 MODULES_DIR = "/usr/lib/apache2/modules"
@@ -321,11 +321,7 @@ class Apache(unittest.TestCase):
     # -- inspection ------------------------------------------------------------------------
     @classmethod
     def read(cls, name):
-        try:
-            with open(os.path.join(cls.dir, name), "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(os.path.join(cls.dir, name))
 
     @classmethod
     def _dump_logs(cls):
