@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 namespace frontline {
 namespace {
@@ -23,21 +25,19 @@ std::vector<std::string> DatabaseFiles(const std::string& db_path) {
 }
 
 bool EnsureDatabaseFolder(const std::string& db_path, std::string* error) {
-  std::string folder = FolderOf(db_path);
-  struct stat st;
-  if (::stat(folder.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return true;
-    *error = folder + " is not a folder";
+  std::filesystem::path folder = FolderOf(db_path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(folder, ec)) return true;
+  if (std::filesystem::exists(folder, ec)) {
+    *error = folder.string() + " is not a folder";
     return false;
   }
-  // Create each missing level in turn, like mkdir -p.
-  for (size_t pos = 1; pos <= folder.size(); ++pos) {
-    if (pos != folder.size() && folder[pos] != '/') continue;
-    std::string prefix = folder.substr(0, pos);
-    if (::mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {
-      *error = "cannot create " + prefix + ": " + std::strerror(errno);
-      return false;
-    }
+  // Like mkdir -p; the database's own folder is kept from other users.
+  std::filesystem::create_directories(folder, ec);
+  if (!ec) std::filesystem::permissions(folder, std::filesystem::perms(0750), ec);
+  if (ec) {
+    *error = "cannot create " + folder.string() + ": " + ec.message();
+    return false;
   }
   return true;
 }

@@ -14,7 +14,7 @@ namespace frontline {
 // The database file and the side files SQLite may create next to it (-wal, -shm, -journal).
 std::vector<std::string> DatabaseFiles(const std::string& db_path);
 
-// Creates the folder that will hold `db_path` (and missing parents, mode 0750) when it does not
+// Creates the folder that will hold `db_path` (mode 0750) and missing parents when it does not
 // exist. False with `error` set when it cannot.
 bool EnsureDatabaseFolder(const std::string& db_path, std::string* error);
 

@@ -78,11 +78,8 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
-  // libfcgi's variable for the web servers allowed to connect over TCP; we apply it ourselves.
-  const char* addrs = std::getenv("FCGI_WEB_SERVER_ADDRS");
-  std::string web_server_addrs = addrs != nullptr ? addrs : "";
-  std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(web_server_addrs, &error);
-  if (!allowed_peers) throw StartupError(kExitConfig, "FCGI_WEB_SERVER_ADDRS: " + error);
+  // Validated by ParseOptions.
+  std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
   Log log(options.log_format);
   if (!options.log_file.empty() && !log.Open(options.log_file, &error)) {
     throw StartupError(kExitConfig, error);
@@ -145,7 +142,7 @@ int Serve(const Options& options) {
   signal(SIGPIPE, SIG_IGN);
 
   Listener listener(socket.fd, std::move(*allowed_peers), [&log](const std::string& peer) {
-    log.Warning("connection refused: peer not in FCGI_WEB_SERVER_ADDRS", {{"peer", peer}});
+    log.Warning("connection refused: peer not in web-server-addrs", {{"peer", peer}});
   });
   Server server(listener, options.threads, services, log, metrics);
   server.Start();
@@ -153,7 +150,9 @@ int Serve(const Options& options) {
                        {"pid", std::to_string(getpid())},
                        {"socket", socket.description},
                        {"threads", std::to_string(options.threads)}});
-  if (!web_server_addrs.empty()) log.Info("TCP peers limited", {{"allowed", web_server_addrs}});
+  if (!options.web_server_addrs.empty()) {
+    log.Info("TCP peers limited", {{"allowed", options.web_server_addrs}});
+  }
   if (options.skip_signature) {
     log.Warning("X-Twilio-Signature checking is DISABLED (--insecure-skip-signature); "
                 "anyone who can reach this service can impersonate Twilio");

@@ -9,6 +9,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "fcgi/listener.h"
+
 extern char** environ;
 
 namespace frontline {
@@ -28,6 +30,7 @@ constexpr const char* kCredentialName = "twilio-auth-token";
 const std::pair<const char*, const char*> kEnvironmentNames[] = {
     {"FRONTLINE_CONFIG", "config"},
     {"FRONTLINE_LISTEN", "listen"},
+    {"FCGI_WEB_SERVER_ADDRS", "web-server-addrs"},
     {"FRONTLINE_THREADS", "threads"},
     {"FRONTLINE_DIRECTORY", "directory"},
     {"FRONTLINE_TEMPLATES", "templates"},
@@ -76,6 +79,10 @@ po::options_description SettingsDescription() {
      env("listen", "where to accept FastCGI connections: unix:PATH or HOST:PORT. Default: the "
          "listening socket on fd 0 (spawn-fcgi, systemd StandardInput=socket, mod_fcgid) or "
          "systemd's LISTEN_FDS").c_str())
+    ("web-server-addrs", po::value<std::string>(),
+     env("web-server-addrs", "comma-separated IPv4/IPv6 addresses of the web servers allowed "
+         "to connect over TCP (libfcgi's variable); default: any. Unix sockets are guarded by "
+         "file permissions").c_str())
     ("threads", po::value<int>()->default_value(8),
      env("threads", "request threads, each serving one request at a time (1..1024)").c_str())
     ("directory", po::value<std::string>()->default_value("/var/lib/frontline-fcgi/directory.db"),
@@ -172,9 +179,7 @@ constexpr const char* kUsage =
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
     "Exit codes: 0 ok, 64 usage error, 65 bad import data, 78 configuration error.\n"
-    "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n"
-    "Environment: FCGI_WEB_SERVER_ADDRS=ADDR,... accepts TCP connections only from these\n"
-    "IPv4/IPv6 addresses (the web servers); unix sockets are guarded by file permissions.\n";
+    "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n";
 
 std::string Trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -414,6 +419,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.templates = Get<std::string>(vm, "templates");
   options.public_url = Get<std::string>(vm, "public-url");
   options.route_prefix = Get<std::string>(vm, "route-prefix");
+  options.web_server_addrs = Get<std::string>(vm, "web-server-addrs");
   options.max_body = Get<size_t>(vm, "max-body", 65536);
   options.skip_signature = Get<bool>(vm, "insecure-skip-signature");
   options.list_all_customers = Get<bool>(vm, "crm.list-all-customers");
@@ -469,6 +475,10 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
     throw StartupError(kExitConfig, "--max-body: must be between 1 and 16777216 bytes");
   }
   CheckListen(options.listen);
+  std::string peers_error;
+  if (!PeerAllowList::Parse(options.web_server_addrs, &peers_error)) {
+    throw StartupError(kExitConfig, "--web-server-addrs: " + peers_error);
+  }
   if (!options.public_url.empty()) CheckUrl("public-url", options.public_url, true);
   CheckUrl("twilio.api-base", options.api_base, false);
   if (!options.route_prefix.empty() && options.route_prefix.front() != '/') {
@@ -490,6 +500,7 @@ std::string DescribeOptions(const Options& o) {
   out += line("config", o.config_file);
   out += line("env-file", o.env_file);
   out += line("listen", o.listen.empty() ? "fd 0 / LISTEN_FDS" : o.listen);
+  out += line("web-server-addrs", o.web_server_addrs.empty() ? "any" : o.web_server_addrs);
   out += line("threads", std::to_string(o.threads));
   out += line("directory", o.directory);
   out += line("templates", o.templates.empty() ? "built-in" : o.templates);

@@ -41,6 +41,7 @@ struct Options {
   std::string config_file;             // the INI file read, if any
   std::string env_file;                // the .env file read, if any
   std::string listen;                  // "", "unix:PATH" or "HOST:PORT"
+  std::string web_server_addrs;        // "" = any TCP peer; else checked by PeerAllowList
   int threads = 8;
   std::string directory = "/var/lib/frontline-fcgi/directory.db";
   std::string templates;               // "" = built-in

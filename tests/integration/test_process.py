@@ -40,6 +40,7 @@ class ExitCodes(unittest.TestCase):
                  (["--listen", "nowhere"], "--listen"),
                  (["--log-format", "xml"], "--log-format"),
                  (["--public-url", "ftp://x"], "--public-url"),
+                 (["--web-server-addrs", "nginx.internal"], "--web-server-addrs"),
                  (["--twilio.auth-token-file", "/nonexistent"], "auth-token-file")]
         for args, name in cases:
             with self.subTest(args=args):
