@@ -1,11 +1,7 @@
 #include "fcgi/listener.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,7 +10,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 
 namespace frontline {
 namespace {
@@ -196,87 +191,22 @@ std::string DescribePeer(const sockaddr_storage& peer) {
   return "unix";
 }
 
-Listener::Listener(int fd, PeerAllowList allowed,
-                   std::function<void(const std::string&)> on_refused)
-    : fd_(fd),
-      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      allowed_(std::move(allowed)),
-      on_refused_(std::move(on_refused)) {
-  // Processes sharing the socket all wake from poll for one connection; the losers must get
-  // EAGAIN from accept, not block in it where Wake cannot reach them. O_NONBLOCK is a property
-  // of the shared socket, so this switches it for every holder: systemd only polls it, and the
-  // other acceptors (spawn-fcgi -F, multiwatch siblings) are this program.
-  int flags = fcntl(fd_, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK) == 0) fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
-}
-
-Listener::~Listener() {
-  if (wake_fd_ >= 0) close(wake_fd_);
-}
-
-void Listener::Wake() {
-  woken_ = true;
-  uint64_t one = 1;
-  // Level-triggered: the counter stays non-zero, so every later poll wakes at once too.
-  if (wake_fd_ >= 0 && write(wake_fd_, &one, sizeof one) < 0) {
-    // Only EAGAIN (counter at its maximum) is possible here, and it means already woken.
+bool ListensBeyondLoopback(int fd, std::string* address) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
+  *address = DescribePeer(local);
+  if (local.ss_family == AF_INET) {
+    uint32_t host = ntohl(reinterpret_cast<const sockaddr_in&>(local).sin_addr.s_addr);
+    return (host >> 24) != 127;
   }
-}
-
-int Listener::Accept() {
-  std::lock_guard<std::mutex> lock(accept_mutex_);
-  for (;;) {
-    if (woken_) {
-      errno = 0;
-      return -1;
-    }
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    // Without an eventfd (none could be made), look at woken_ five times a second instead.
-    int ready = wake_fd_ >= 0 ? poll(fds, 2, -1) : poll(fds, 1, 200);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (fds[1].revents != 0) continue;  // woken: checked at the top
-    if ((fds[0].revents & (POLLERR | POLLNVAL)) != 0) {
-      errno = EBADF;
-      return -1;
-    }
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    // Another process sharing the socket may have taken this connection first: EAGAIN.
-    sockaddr_storage peer{};
-    socklen_t length = sizeof peer;
-    int connection = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
-    if (connection < 0) {
-      switch (errno) {
-        case EAGAIN:
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
-        case ENETDOWN:
-        case ENOPROTOOPT:
-        case EHOSTDOWN:
-        case ENONET:
-        case EHOSTUNREACH:
-        case EOPNOTSUPP:
-        case ENETUNREACH:
-          continue;  // the connection went away, not the socket (accept(2), "Error handling")
-        default:
-          return -1;
-      }
-    }
-    // On Linux the connection does not inherit O_NONBLOCK: libfcgi reads and writes it blocking.
-    if (!allowed_.Allows(peer)) {
-      close(connection);
-      if (on_refused_) on_refused_(DescribePeer(peer));
-      continue;
-    }
-    if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
-      int one = 1;  // a response is written in few pieces; do not hold the last one back
-      setsockopt(connection, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    return connection;
+  if (local.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6&>(local).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&a)) return false;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) return a.s6_addr[12] != 127;
+    return true;
   }
+  return false;  // unix sockets: file permissions decide who connects
 }
 
 }  // namespace frontline

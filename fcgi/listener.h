@@ -1,24 +1,14 @@
-// The listening socket: finding it (--listen, systemd's LISTEN_FDS, fd 0), accepting
-// connections from it for the request threads, refusing TCP peers not allowed by
-// FCGI_WEB_SERVER_ADDRS, and waking every waiting thread to stop.
+// The listening socket: finding it (--listen, systemd's LISTEN_FDS, fd 0), telling whether
+// other hosts can reach it, and which TCP peers may connect (FCGI_WEB_SERVER_ADDRS, with
+// libfcgi's meaning plus IPv6). Accepting is fcgi/connections.h's job.
 //
-// The socket is usually shared: systemd keeps it after this process exits (socket activation),
-// spawn-fcgi -F and multiwatch children all accept on it. So stopping never shuts it down
-// (shutdown() would refuse connections for all of them, and a restarted service would find
-// systemd's socket dead); a wake-up eventfd ends the waits instead, which needs accept in our
-// hands rather than libfcgi's. FCGI_WEB_SERVER_ADDRS keeps libfcgi's meaning, and adds IPv6.
-//
-// Thread-safety: Accept may be called from any number of threads (one waits in poll/accept,
-// the others queue behind it); Wake from any thread, at any time.
+// Thread-safety: free functions without shared state; a PeerAllowList is immutable.
 #ifndef FRONTLINE_FCGI_LISTENER_H_
 #define FRONTLINE_FCGI_LISTENER_H_
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <atomic>
-#include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,29 +47,10 @@ class PeerAllowList {
 // "10.0.0.5:51234", "[::1]:8080" or "unix": for log lines.
 std::string DescribePeer(const sockaddr_storage& peer);
 
-class Listener {
- public:
-  // Does not take ownership of `fd`. `on_refused` (may be empty) is told each refused peer.
-  Listener(int fd, PeerAllowList allowed, std::function<void(const std::string&)> on_refused);
-  ~Listener();
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-
-  // Blocks until a connection from an allowed peer arrives and returns it (close-on-exec,
-  // TCP_NODELAY for TCP), or returns -1 once Wake was called or when the socket fails (errno
-  // set; the caller may retry after a pause).
-  int Accept();
-  // Every Accept, waiting or future, returns -1.
-  void Wake();
-
- private:
-  int fd_;
-  int wake_fd_;
-  PeerAllowList allowed_;
-  std::function<void(const std::string&)> on_refused_;
-  std::atomic<bool> woken_{false};
-  std::mutex accept_mutex_;
-};
+// True when `fd` is a TCP socket bound to an address other hosts can reach: anything but
+// 127.0.0.0/8 and ::1 (the wildcards 0.0.0.0 and :: included). `address` names it ("0.0.0.0:9000").
+// FastCGI has no authentication, so such a socket needs an allow list (or an explicit opt-out).
+bool ListensBeyondLoopback(int fd, std::string* address);
 
 }  // namespace frontline
 

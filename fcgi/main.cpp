@@ -17,9 +17,11 @@
 #include "directory/export.h"
 #include "directory/import.h"
 #include "directory/sqlite_directory.h"
+#include "fcgi/connections.h"
 #include "fcgi/log.h"
 #include "fcgi/options.h"
 #include "fcgi/server.h"
+#include "fcgi/signals.h"
 #include "handlers/metrics.h"
 #include "handlers/services.h"
 #include "handlers/templates.h"
@@ -31,6 +33,8 @@ namespace {
 
 // How long a stop waits for in-flight requests: below systemd's and mod_fcgid's kill timers.
 constexpr std::chrono::seconds kStopDeadline{15};
+// Exit status when the stop deadline expired with requests still running.
+constexpr int kExitStopDeadline = 1;
 
 HandlerConfig MakeHandlerConfig(const Options& options) {
   HandlerConfig config;
@@ -54,6 +58,19 @@ Templates LoadTemplates(const Options& options) {
   std::optional<Templates> loaded = Templates::LoadFile(options.templates, &error);
   if (!loaded) throw StartupError(kExitConfig, "--templates: " + error);
   return std::move(*loaded);
+}
+
+// FastCGI has no authentication: a socket other hosts can reach needs an allow list.
+void RequirePeerPolicy(const Options& options, const ListenSocket& socket,
+                       const PeerAllowList& allowed) {
+  std::string address;
+  if (allowed.empty() && !options.allow_any_peer && ListensBeyondLoopback(socket.fd, &address)) {
+    throw StartupError(kExitConfig,
+                       "the FastCGI socket listens on " + address +
+                           ", which other hosts can reach, and FastCGI has no authentication: "
+                           "set --web-server-addrs (FCGI_WEB_SERVER_ADDRS) to the web server's "
+                           "address, listen on loopback or a unix socket, or pass --allow-any-peer");
+  }
 }
 
 // Serving without a way to check signatures would accept forged requests: refuse to start.
@@ -80,6 +97,7 @@ int Serve(const Options& options) {
   RequireAuthToken(options);
   // Validated by ParseOptions.
   std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
+  if (socket.fd >= 0) RequirePeerPolicy(options, socket, *allowed_peers);
   Log log(options.log_format);
   if (!options.log_file.empty() && !log.Open(options.log_file, &error)) {
     throw StartupError(kExitConfig, error);
@@ -87,6 +105,7 @@ int Serve(const Options& options) {
   if (!options.listen.empty()) {
     socket = FindListenSocket(options.listen, &error, &no_socket);
     if (socket.fd < 0) throw StartupError(kExitConfig, error);
+    RequirePeerPolicy(options, socket, *allowed_peers);
   }
 
   HandlerConfig config = MakeHandlerConfig(options);
@@ -132,19 +151,30 @@ int Serve(const Options& options) {
   }
 
   if (FCGX_Init() != 0) throw StartupError(kExitConfig, "libfcgi initialisation failed");
-  // Signals go to this thread only (sigwait below); request threads inherit the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  TakeOverSignals();
 
-  Listener listener(socket.fd, std::move(*allowed_peers), [&log](const std::string& peer) {
-    log.Warning("connection refused: peer not in web-server-addrs", {{"peer", peer}});
-  });
-  Server server(listener, options.threads, services, log, metrics);
+  ConnectionTimeouts timeouts;
+  timeouts.read = std::chrono::seconds(options.read_timeout_seconds);
+  ConnectionSet connections(
+      socket.fd, std::move(*allowed_peers), timeouts,
+      [&log](ConnectionNotice notice, const std::string& peer, const std::string& detail) {
+        switch (notice) {
+          case ConnectionNotice::kRefused:
+            log.Warning("connection refused: peer not in web-server-addrs", {{"peer", peer}});
+            break;
+          case ConnectionNotice::kNoRequest:
+            log.Warning("connection closed: no request within the read timeout", {{"peer", peer}});
+            break;
+          case ConnectionNotice::kReadTimeout:
+            log.Warning("connection cut off: request not received whole within the read timeout",
+                        {{"peer", peer}});
+            break;
+          case ConnectionNotice::kAcceptError:
+            log.Error("accept failed", {{"detail", detail}});
+            break;
+        }
+      });
+  Server server(connections, options.threads, services, log, metrics);
   server.Start();
   log.Info("serving", {{"version", FRONTLINE_VERSION},
                        {"pid", std::to_string(getpid())},
@@ -161,9 +191,10 @@ int Serve(const Options& options) {
                 "passes, which fails behind TLS-terminating proxies; set --public-url");
   }
 
+  // Signals that came during start-up have waited, blocked, and are taken here.
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    int sig = WaitForServeSignal(std::chrono::hours(1));
+    if (sig == 0) continue;
     if (sig == SIGHUP) {
       log.Reopen();
       log.Info("log reopened");
@@ -173,13 +204,29 @@ int Serve(const Options& options) {
     break;
   }
   server.Stop();
-  bool finished = server.Wait(kStopDeadline);
+  // Draining: still answer SIGHUP; a second stop signal changes nothing.
+  auto deadline = std::chrono::steady_clock::now() + kStopDeadline;
+  bool finished = false;
+  while (!(finished = server.Wait(std::chrono::milliseconds(50)))) {
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    int sig = WaitForServeSignal(std::chrono::milliseconds(50));
+    if (sig == SIGHUP) {
+      log.Reopen();
+      log.Info("log reopened");
+    } else if (sig != 0) {
+      log.Info("already stopping: waiting for requests in flight");
+    }
+  }
+  if (!finished) {
+    for (const std::string& request : server.Abandoned()) {
+      log.Error("abandoned at the stop deadline", {{"request", request}});
+    }
+    log.Error("requests still running at the stop deadline; exiting without them",
+              {{"deadline_s", std::to_string(kStopDeadline.count())}});
+    std::_Exit(kExitStopDeadline);
+  }
   // The delivery in flight is finished and recorded; unclaimed jobs wait for the next start.
   if (deliver) dispatcher.Stop();
-  if (!finished) {
-    log.Error("requests still running at the stop deadline; exiting anyway");
-    std::_Exit(kExitOk);
-  }
   log.Info("stopped");
   return kExitOk;
 }
@@ -289,7 +336,12 @@ int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
 }
 
 int Run(int argc, char** argv) {
+  // Before anything else, so no thread (the outbox dispatcher, libcurl's resolver, the request
+  // threads) ever has these signals unblocked: serve takes them with sigtimedwait. The other
+  // commands get the default behaviour back.
+  BlockServeSignals();
   Options options = ParseOptions(argc, argv, ProcessEnvironment());
+  if (options.command != Command::kServe) UnblockServeSignals();
   switch (options.command) {
     case Command::kHelp:
       std::cout << options.help_text;

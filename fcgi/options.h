@@ -42,6 +42,8 @@ struct Options {
   std::string env_file;                // the .env file read, if any
   std::string listen;                  // "", "unix:PATH" or "HOST:PORT"
   std::string web_server_addrs;        // "" = any TCP peer; else checked by PeerAllowList
+  bool allow_any_peer = false;         // a non-loopback TCP socket without web_server_addrs
+  int read_timeout_seconds = 10;       // a whole request, and a new connection's first one
   int threads = 8;
   std::string directory = "/var/lib/frontline-fcgi/directory.db";
   std::string templates;               // "" = built-in

@@ -109,7 +109,7 @@ class Stack:
     """nginx + frontline-fcgi. Use as a context manager or call start()/stop()."""
 
     def __init__(self, args=(), env=None, token=AUTH_TOKEN, launcher="spawn-fcgi",
-                 public_url=None, children=1):
+                 public_url=None, children=1, keepalive=False):
         self.dir = tempfile.mkdtemp(prefix="frontline-it-")
         self.port = free_port()
         self.socket_path = os.path.join(self.dir, "fcgi.sock")
@@ -118,6 +118,7 @@ class Stack:
         self.token = token
         self.launcher = launcher
         self.children = children
+        self.keepalive = keepalive  # nginx keeps FastCGI connections open between requests
         self.public_url = public_url if public_url is not None else "http://127.0.0.1:%d" % self.port
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         if token:
@@ -233,6 +234,14 @@ class Stack:
                     .replace("@PORT@", str(self.port))
                     .replace("@SOCKET@", self.socket_path)
                     .replace("@USER_DIRECTIVE@", "user root;" if os.geteuid() == 0 else ""))
+        if self.keepalive:
+            # As nginx/upstream-example.conf suggests: an upstream with idle connections kept
+            # (keepalive) and FCGI_KEEP_CONN asked of the responder (fastcgi_keep_conn).
+            conf = conf.replace("fastcgi_pass unix:%s;" % self.socket_path,
+                                "fastcgi_pass frontline_kept; fastcgi_keep_conn on;")
+            conf = conf.replace("http {", "http {\n    upstream frontline_kept {\n"
+                                "        server unix:%s;\n        keepalive 16;\n    }"
+                                % self.socket_path, 1)
         path = os.path.join(self.dir, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)

@@ -128,6 +128,46 @@ class Sockets(unittest.TestCase):
         self.assertEqual([self.health_over_tcp(refused) for _ in range(30)], [None] * 30)
         self.assertEqual(self.health_over_tcp(allowed), 200)
 
+    def test_a_socket_other_hosts_can_reach_needs_an_allow_list(self):
+        """FastCGI has no authentication: a TCP socket beyond loopback (here the wildcard, as
+        --listen 0.0.0.0:PORT or spawn-fcgi -a 0.0.0.0 would make) without web-server-addrs
+        is refused at start, unless --allow-any-peer says so explicitly."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with tempfile.TemporaryDirectory() as d:
+            db = os.path.join(d, "directory.db")
+            r = run(["--listen", "0.0.0.0:%d" % port, "--directory", db], cwd=d)
+            self.assertEqual(r.returncode, 78, r.stderr)
+            message = r.stderr.decode()
+            self.assertIn("0.0.0.0:%d" % port, message)
+            self.assertIn("--web-server-addrs", message)
+            self.assertIn("--allow-any-peer", message)
+            self.assertEqual(len(message.strip().splitlines()), 1)
+            # The same socket handed over on fd 0, as spawn-fcgi -a 0.0.0.0 does.
+            with socket.socket() as listener:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("0.0.0.0", port))
+                listener.listen(4)
+                r = run(["--directory", db], stdin=listener.fileno(), cwd=d)
+                self.assertEqual(r.returncode, 78, r.stderr)
+                self.assertIn("--web-server-addrs", r.stderr.decode())
+        for extra in (["--web-server-addrs", "127.0.0.1"], ["--allow-any-peer"]):
+            with self.subTest(extra=extra):
+                d = tempfile.mkdtemp(prefix="frontline-tcp-")
+                self.addCleanup(shutil.rmtree, d, True)
+                p = subprocess.Popen([BIN, "--listen", "0.0.0.0:%d" % port,
+                                      "--directory", os.path.join(d, "directory.db")] + extra,
+                                     env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    wait_for(lambda: self.health_over_tcp(port) == 200 or p.poll() is not None,
+                             what="the responder on 0.0.0.0")
+                    self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+                finally:
+                    p.send_signal(signal.SIGTERM)
+                    self.assertEqual(p.wait(timeout=10), 0)
+                    p.stderr.close()
+
     def test_stopping_one_process_leaves_the_shared_socket_listening(self):
         """systemd keeps the socket of frontline-fcgi.socket after the service stops, and
         spawn-fcgi -F / multiwatch children share theirs: a process that stops must not shut

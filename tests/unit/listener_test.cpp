@@ -1,5 +1,5 @@
-// The Listener: which TCP peers FCGI_WEB_SERVER_ADDRS lets in, how peers are named in the log,
-// and accepting from a real socket until woken, without shutting the shared socket down.
+// The listening socket's helpers: which TCP peers FCGI_WEB_SERVER_ADDRS lets in, how peers are
+// named in the log, and which sockets other hosts can reach.
 #include "fcgi/listener.h"
 
 #include <arpa/inet.h>
@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <future>
 #include <string>
 #include <vector>
 
@@ -80,62 +79,43 @@ TEST_CASE("DescribePeer names TCP peers with their port") {
   CHECK(DescribePeer(Peer("unix")) == "unix");
 }
 
-// A listening TCP socket on 127.0.0.1 and a way to connect to it.
-struct TcpSocket {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  TcpSocket() {
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    REQUIRE(listen(fd, 16) == 0);
+int BoundSocket(int family, const std::string& address) {
+  sockaddr_storage local = Peer(address, 0);
+  int fd = socket(family, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  socklen_t length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&local), length) == 0);
+  REQUIRE(listen(fd, 4) == 0);
+  return fd;
+}
+
+TEST_CASE("ListensBeyondLoopback tells sockets other hosts can reach") {
+  struct Case {
+    int family;
+    const char* address;
+    bool beyond;
+  };
+  const Case cases[] = {
+      {AF_INET, "127.0.0.1", false},
+      {AF_INET, "127.0.0.2", false},  // all of 127.0.0.0/8 is loopback
+      {AF_INET, "0.0.0.0", true},     // the wildcard takes every interface
+      {AF_INET6, "::1", false},
+      {AF_INET6, "::", true},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.address);
+    int fd = BoundSocket(c.family, c.address);
+    std::string address;
+    CHECK(ListensBeyondLoopback(fd, &address) == c.beyond);
+    CHECK(address.find(c.family == AF_INET ? c.address : "[") == 0);
+    close(fd);
   }
-  ~TcpSocket() { close(fd); }
-  // A client connected to the socket (the kernel completes it before anyone accepts).
-  int Connect() const {
-    int client = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-    return client;
-  }
-};
-
-TEST_CASE("Listener accepts allowed peers, drops others, and Wake ends every wait") {
-  TcpSocket server;
-  std::vector<std::string> refused;
-  std::string error;
-  Listener allowed(server.fd, *PeerAllowList::Parse("127.0.0.1", &error), {});
-  int client = server.Connect();
-  int connection = allowed.Accept();
-  CHECK(connection >= 0);
-  close(connection);
-  close(client);
-
-  Listener strict(server.fd, *PeerAllowList::Parse("10.0.0.5", &error),
-                  [&refused](const std::string& peer) { refused.push_back(peer); });
-  auto waiting = std::async(std::launch::async, [&strict] { return strict.Accept(); });
-  int first = server.Connect();
-  int second = server.Connect();
-  char byte;
-  // Both are closed by the listener without a byte: read sees EOF (or a reset).
-  CHECK(read(first, &byte, 1) <= 0);
-  CHECK(read(second, &byte, 1) <= 0);
-  strict.Wake();
-  CHECK(waiting.get() == -1);
-  REQUIRE(refused.size() == 2);
-  CHECK(refused[0].rfind("127.0.0.1:", 0) == 0);
-  CHECK(strict.Accept() == -1);  // stays woken
-  close(first);
-  close(second);
-
-  // The socket itself was not shut down: it still takes connections for whoever holds it.
-  int later = server.Connect();
-  Listener again(server.fd, PeerAllowList(), {});
-  int accepted = again.Accept();
-  CHECK(accepted >= 0);
-  close(accepted);
-  close(later);
+  int unix_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  std::string address;
+  CHECK_FALSE(ListensBeyondLoopback(unix_fd, &address));
+  close(unix_fd);
 }
 
 }  // namespace
