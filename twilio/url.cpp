@@ -79,6 +79,37 @@ std::string RedactUrl(std::string_view url) {
   return out;
 }
 
+std::string RedactUrlsInText(std::string_view text) {
+  auto is_scheme_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  };
+  std::string out;
+  out.reserve(text.size());
+  size_t copied = 0;
+  for (size_t mark = text.find("://"); mark != std::string_view::npos;
+       mark = text.find("://", mark)) {
+    size_t start = mark;
+    while (start > copied && is_scheme_char(text[start - 1])) --start;
+    if (start == mark) {  // "://" without a scheme
+      mark += 3;
+      continue;
+    }
+    size_t end;
+    if (start > 0 && (text[start - 1] == '\'' || text[start - 1] == '"')) {
+      end = text.find(text[start - 1], mark);
+    } else {
+      end = text.find_first_of(" \t\r\n'\"<>`", mark);
+    }
+    if (end == std::string_view::npos) end = text.size();
+    out.append(text.substr(copied, start - copied));
+    out.append(RedactUrl(text.substr(start, end - start)));
+    copied = end;
+    mark = end;
+  }
+  out.append(text.substr(copied));
+  return out;
+}
+
 std::string UrlHost(std::string_view url) {
   size_t start = url.find("://");
   if (start == std::string_view::npos) return {};

@@ -20,6 +20,12 @@ inline constexpr std::string_view kRedacted = "***";
 // authority, so only its query and fragment are touched. Never fails.
 std::string RedactUrl(std::string_view url);
 
+// `text` with every URL in it passed through RedactUrl, for messages from libraries that quote a
+// URL (libcurl puts a proxy URL, password included, in some errors) on their way to a log. A URL
+// is a scheme and "://" up to a blank, a quote or <>; one that follows a quote runs to the
+// matching quote, so a quoted URL is redacted whole even with a blank inside. Never fails.
+std::string RedactUrlsInText(std::string_view text);
+
 // The host of `scheme://[userinfo@]host[:port][/path...]`, lower-cased, without the brackets of
 // an IPv6 literal (`http://[::1]:8080/` gives `::1`). Empty when `url` has no `://` or no host.
 std::string UrlHost(std::string_view url);

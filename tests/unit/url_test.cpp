@@ -60,6 +60,34 @@ TEST_CASE("url: RedactUrl output never contains the secret it hid") {
   }
 }
 
+TEST_CASE("url: RedactUrlsInText redacts each URL in a message and nothing else") {
+  struct Case {
+    const char* text;
+    const char* redacted;
+  };
+  const Case cases[] = {
+      {"", ""},
+      {"Failed to connect to 127.0.0.1 port 1 after 4 ms: Couldn't connect to server",
+       "Failed to connect to 127.0.0.1 port 1 after 4 ms: Couldn't connect to server"},
+      // libcurl 7.88's own words for a bad proxy variable.
+      {"Unsupported proxy scheme for 'foo://user:sekrit@127.0.0.1:1'",
+       "Unsupported proxy scheme for 'foo://***@127.0.0.1:1'"},
+      {"Unsupported proxy syntax in 'http://user:sek rit@bad host:1'",
+       "Unsupported proxy syntax in 'http://***@bad host:1'"},
+      {"see \"https://u:p@h/x?a=1\" and https://v:q@i/?b=2 then",
+       "see \"https://***@h/x?a=***\" and https://***@i/?b=*** then"},
+      {"<http://u:p@h>", "<http://***@h>"},
+      {"url=https://u:p@h/", "url=https://***@h/"},
+      {"odd :// here", "odd :// here"},
+      {"unterminated 'http://u:p@h", "unterminated 'http://***@h"},
+  };
+  for (const Case& c : cases) {
+    std::string text = c.text;
+    CAPTURE(text);
+    CHECK(RedactUrlsInText(c.text) == c.redacted);
+  }
+}
+
 TEST_CASE("url: UrlHost") {
   struct Case {
     const char* url;
