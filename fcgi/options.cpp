@@ -2,14 +2,19 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include <boost/program_options.hpp>
 
 #include "fcgi/listener.h"
+#include "twilio/url.h"
 
 extern char** environ;
 
@@ -31,6 +36,8 @@ const std::pair<const char*, const char*> kEnvironmentNames[] = {
     {"FRONTLINE_CONFIG", "config"},
     {"FRONTLINE_LISTEN", "listen"},
     {"FCGI_WEB_SERVER_ADDRS", "web-server-addrs"},
+    {"FRONTLINE_ALLOW_ANY_PEER", "allow-any-peer"},
+    {"FRONTLINE_READ_TIMEOUT", "read-timeout"},
     {"FRONTLINE_THREADS", "threads"},
     {"FRONTLINE_DIRECTORY", "directory"},
     {"FRONTLINE_TEMPLATES", "templates"},
@@ -64,6 +71,15 @@ std::string EnvironmentNameOf(const std::string& option) {
   return names;
 }
 
+constexpr const char* kBooleanSpellings = "true/false, yes/no, on/off or 1/0";
+
+// A boolean setting. Boost's own bool validator reads an empty value as true, which would let
+// `FRONTLINE_INSECURE_SKIP_SIGNATURE=` turn signature checking off; the text is kept and read by
+// ParseBoolean instead. A bare `--name` on the command line still means true.
+po::typed_value<std::string>* BooleanValue() {
+  return po::value<std::string>()->implicit_value("true")->value_name("BOOL");
+}
+
 // Options every source may set. The auth token value itself is deliberately absent: it must
 // not appear on a command line (ps, /proc/*/cmdline), so it has its own description below.
 po::options_description SettingsDescription() {
@@ -79,10 +95,18 @@ po::options_description SettingsDescription() {
      env("listen", "where to accept FastCGI connections: unix:PATH or HOST:PORT. Default: the "
          "listening socket on fd 0 (spawn-fcgi, systemd StandardInput=socket, mod_fcgid) or "
          "systemd's LISTEN_FDS").c_str())
-    ("web-server-addrs", po::value<std::string>(),
+    ("web-server-addrs", po::value<std::string>()->value_name("ADDR,..."),
      env("web-server-addrs", "comma-separated IPv4/IPv6 addresses of the web servers allowed "
-         "to connect over TCP (libfcgi's variable); default: any. Unix sockets are guarded by "
-         "file permissions").c_str())
+         "to connect over TCP (libfcgi's variable). Default: any peer when listening on "
+         "loopback or a unix socket (guarded by its file permissions); required to listen on "
+         "another TCP address, unless --allow-any-peer").c_str())
+    ("allow-any-peer", BooleanValue(),
+     env("allow-any-peer", "accept FastCGI connections from any TCP peer even on a "
+         "non-loopback address without --web-server-addrs (default false)").c_str())
+    ("read-timeout", po::value<int>()->default_value(10)->value_name("SECONDS"),
+     env("read-timeout", "a connection must deliver a whole request within this time once it "
+         "starts, and a new connection its first request; slower peers are dropped "
+         "(1..3600)").c_str())
     ("threads", po::value<int>()->default_value(8),
      env("threads", "request threads, each serving one request at a time (1..1024)").c_str())
     ("directory", po::value<std::string>()->default_value("/var/lib/frontline-fcgi/directory.db"),
@@ -96,12 +120,12 @@ po::options_description SettingsDescription() {
      env("route-prefix", "path prefix in front of /callbacks/..., e.g. /frontline").c_str())
     ("max-body", po::value<size_t>()->default_value(65536),
      env("max-body", "largest request body accepted, in bytes (413 above)").c_str())
-    ("insecure-skip-signature", po::value<bool>()->implicit_value(true)->default_value(false),
+    ("insecure-skip-signature", BooleanValue(),
      env("insecure-skip-signature", "DEVELOPMENT ONLY: accept requests without a valid "
-         "X-Twilio-Signature; logs a warning on every request").c_str())
-    ("crm.list-all-customers", po::value<bool>()->implicit_value(true)->default_value(false),
+         "X-Twilio-Signature; logs a warning on every request (default false)").c_str())
+    ("crm.list-all-customers", BooleanValue(),
      env("crm.list-all-customers", "list every customer to every worker (the seed's behaviour) "
-         "instead of the worker's own").c_str())
+         "instead of the worker's own (default false)").c_str())
     ("twilio.account-sid", po::value<std::string>(),
      env("twilio.account-sid", "Twilio Account SID (AC...), user of the REST API").c_str())
     ("twilio.auth-token-file", po::value<std::string>(),
@@ -110,7 +134,9 @@ po::options_description SettingsDescription() {
          "from env TWILIO_AUTH_TOKEN or twilio.auth-token in the config file, never the "
          "command line)").c_str())
     ("twilio.api-base", po::value<std::string>()->default_value("https://conversations.twilio.com"),
-     env("twilio.api-base", "base URL of the Conversations REST API").c_str())
+     env("twilio.api-base", "base URL of the Conversations REST API; http:// only for "
+         "localhost, 127.0.0.0/8 and ::1 (a test stub), since the auth token goes with every "
+         "call").c_str())
     ("twilio.sms-number", po::value<std::string>(),
      env("twilio.sms-number", "global SMS proxy number, +E.164").c_str())
     ("twilio.whatsapp-number", po::value<std::string>(),
@@ -164,6 +190,12 @@ po::options_description CommandDescription() {
   // clang-format on
   return d;
 }
+
+// Said once in --help: the rules that hold for every option and source.
+constexpr const char* kValueRules =
+    "An empty value (NAME= in the environment or .env, 'name =' in the config file, --name= on\n"
+    "the command line) is unset: the next source or the default applies. A BOOL is true/false,\n"
+    "yes/no, on/off or 1/0 (any case); a bare --name means true.\n";
 
 constexpr const char* kUsage =
     "Usage: frontline-fcgi [COMMAND] [OPTIONS] [ARGS]\n"
@@ -241,10 +273,14 @@ std::string DirectoryOfExecutable() {
 po::parsed_options EnvironmentOptions(const po::options_description& desc,
                                       const std::map<std::string, std::string>& environment) {
   po::parsed_options parsed(&desc);
-  for (const auto& [env, name] : kEnvironmentNames) {
+  auto is_set = [&environment](const char* env) {
     auto it = environment.find(env);
-    if (it == environment.end()) continue;
-    if (std::string(env) == "Worker_Identity" && environment.count("WORKER_IDENTITY")) continue;
+    return it != environment.end() && !it->second.empty();
+  };
+  for (const auto& [env, name] : kEnvironmentNames) {
+    if (!is_set(env)) continue;  // NAME= is unset, like a missing NAME
+    if (std::string(env) == "Worker_Identity" && is_set("WORKER_IDENTITY")) continue;
+    auto it = environment.find(env);
     po::option option;
     option.string_key = name;
     option.value.push_back(it->second);
@@ -254,28 +290,152 @@ po::parsed_options EnvironmentOptions(const po::options_description& desc,
   return parsed;
 }
 
+// `parsed` without the options whose value is the empty string (SPEC §9: an empty value is
+// unset, in every source). A bare flag has no value at all and is kept; positional arguments
+// are not options and are kept too.
+po::parsed_options WithoutEmptyValues(po::parsed_options parsed) {
+  auto& list = parsed.options;
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [](const po::option& o) {
+                              return o.position_key < 0 && o.value.size() == 1 &&
+                                     o.value[0].empty();
+                            }),
+             list.end());
+  return parsed;
+}
+
+// argv without its `--name=` tokens, which Boost would refuse ("should follow immediately after
+// the equal sign") but which mean "unset" like every other empty value. The name must still be
+// an option of `cli`: a misspelt one stays a usage error. Tokens after "--" are kept.
+std::vector<std::string> WithoutEmptyAssignments(int argc, const char* const argv[],
+                                                 const po::options_description& cli) {
+  std::vector<std::string> kept;
+  bool options_ended = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string token = argv[i];
+    if (i > 0 && !options_ended) {
+      if (token == "--") options_ended = true;
+      if (token.size() > 3 && token.compare(0, 2, "--") == 0 &&
+          token.find('=') == token.size() - 1) {
+        std::string name = token.substr(2, token.size() - 3);
+        if (cli.find_nothrow(name, false) == nullptr) {
+          throw StartupError(kExitUsage, "unrecognised option '--" + name + "' (try --help)");
+        }
+        continue;
+      }
+    }
+    kept.push_back(std::move(token));
+  }
+  return kept;
+}
+
+po::parsed_options ParseCommandLine(const std::vector<std::string>& args,
+                                    const po::options_description& cli,
+                                    const po::positional_options_description& positional) {
+  std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  return WithoutEmptyValues(
+      po::command_line_parser(rest).options(cli).positional(positional).style(kCliStyle).run());
+}
+
+// true/false, yes/no, on/off, 1/0 in any case; nullopt for anything else (including " ").
+std::optional<bool> ParseBoolean(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+  return std::nullopt;
+}
+
+// The separately parsed sources, to say where a bad value came from.
+struct Sources {
+  const po::variables_map& cli;
+  const po::variables_map& env;
+  const po::variables_map& file;
+  const std::map<std::string, std::string>& environment;  // with the .env file's additions
+  const std::set<std::string>& from_env_file;             // the variables the .env file set
+  const std::string& env_file;
+  const std::string& config_file;
+
+  // "command line", "environment NAME", ".env file PATH (NAME)" or "config file PATH".
+  std::string Of(const std::string& option) const {
+    auto given = [&option](const po::variables_map& vm) {
+      auto it = vm.find(option);
+      return it != vm.end() && !it->second.defaulted();
+    };
+    if (given(cli)) return "command line";
+    if (given(env)) {
+      // The first variable set is the one used (kEnvironmentNames is in order of preference).
+      for (const auto& [variable, name] : kEnvironmentNames) {
+        auto it = environment.find(variable);
+        if (option != name || it == environment.end() || it->second.empty()) continue;
+        if (from_env_file.count(variable)) {
+          return ".env file " + env_file + " (" + variable + ")";
+        }
+        return std::string("environment ") + variable;
+      }
+      return "environment";
+    }
+    if (given(file)) return "config file " + config_file;
+    return "default";
+  }
+};
+
 template <typename T>
 T Get(const po::variables_map& vm, const char* name, T fallback = T()) {
   auto it = vm.find(name);
   return it == vm.end() || it->second.empty() ? fallback : it->second.as<T>();
 }
 
-void CheckUrl(const std::string& option, const std::string& url, bool allow_path) {
+bool GetBool(const po::variables_map& vm, const char* name, const Sources& sources) {
+  std::string text = Get<std::string>(vm, name);
+  if (text.empty()) return false;
+  std::optional<bool> value = ParseBoolean(text);
+  if (!value) {
+    throw StartupError(kExitConfig, std::string("--") + name + ": '" + text + "' (from " +
+                                        sources.Of(name) + ") is not a boolean; use " +
+                                        kBooleanSpellings);
+  }
+  return *value;
+}
+
+// Checks scheme://[userinfo@]host[:port][/path]; error lines show the URL redacted, since its
+// userinfo is a password. Returns the scheme.
+std::string CheckUrl(const std::string& option, const std::string& url, bool allow_path,
+                     bool allow_userinfo) {
+  std::string shown = "'" + RedactUrl(url) + "'";
   size_t scheme_end = url.find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
   if (scheme != "http" && scheme != "https") {
-    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must start with https:// or http://");
+    throw StartupError(kExitConfig,
+                       "--" + option + ": " + shown + " must start with https:// or http://");
   }
   std::string rest = url.substr(scheme_end + 3);
   size_t slash = rest.find('/');
-  if (rest.empty() || slash == 0) {
-    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' has no host");
-  }
   if (rest.find_first_of("?#") != std::string::npos) {
-    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must not contain ? or #");
+    throw StartupError(kExitConfig, "--" + option + ": " + shown + " must not contain ? or #");
+  }
+  if (UrlHost(url).empty()) {
+    throw StartupError(kExitConfig, "--" + option + ": " + shown + " has no host");
+  }
+  if (!allow_userinfo && rest.substr(0, slash).find('@') != std::string::npos) {
+    throw StartupError(kExitConfig, "--" + option + ": " + shown +
+                                        " must not contain user:password@ (the credentials are "
+                                        "twilio.account-sid and the auth token)");
   }
   if (!allow_path && slash != std::string::npos && slash + 1 < rest.size()) {
-    throw StartupError(kExitConfig, "--" + option + ": '" + url + "' must not contain a path");
+    throw StartupError(kExitConfig, "--" + option + ": " + shown + " must not contain a path");
+  }
+  return scheme;
+}
+
+// The REST base gets the auth token with every call (HTTP Basic): over http:// it would cross
+// the network in clear, so plain http is only for a stub on this machine.
+void CheckApiBase(const std::string& url) {
+  std::string scheme = CheckUrl("twilio.api-base", url, false, false);
+  if (scheme == "http" && !IsLoopbackHost(UrlHost(url))) {
+    throw StartupError(kExitConfig,
+                       "--twilio.api-base: '" + RedactUrl(url) +
+                           "' would send the auth token in clear; use https:// (http:// is "
+                           "accepted only for localhost, 127.0.0.0/8 and ::1)");
   }
 }
 
@@ -343,10 +503,13 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   file_options.add(settings).add(secrets);
 
   Options options;
+  // Each source is parsed once, without its empty values, and stored twice: alone (to know
+  // where a value came from) and into `vm`, where store() keeps the first value it sees.
   po::variables_map from_cli, from_env, from_file, vm;
+  std::optional<po::parsed_options> cli_parsed, env_parsed, file_parsed;
   try {
-    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).style(kCliStyle).run(),
-              from_cli);
+    cli_parsed = ParseCommandLine(WithoutEmptyAssignments(argc, argv, cli), cli, positional);
+    po::store(*cli_parsed, from_cli);
   } catch (const po::error& e) {
     throw StartupError(kExitUsage, std::string(e.what()) + " (try --help)");
   }
@@ -354,7 +517,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
     std::ostringstream help;
     po::options_description shown(kHelpWidth, kHelpWidth / 2);
     shown.add(general).add(settings).add(command);
-    help << kUsage << "\n" << shown;
+    help << kUsage << "\n" << kValueRules << shown;
     options.command = Command::kHelp;
     options.help_text = help.str();
     return options;
@@ -368,15 +531,22 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
     options.arguments = from_cli["arguments"].as<std::vector<std::string>>();
   }
 
-  // .env fills in what the real environment lacks.
+  // .env fills in what the real environment lacks; an empty variable is lacking too.
   std::string env_file = Get<std::string>(from_cli, "env-file");
   if (env_file.empty() && FileExists(kDefaultEnvFile)) env_file = kDefaultEnvFile;
+  std::set<std::string> from_env_file;
   if (!env_file.empty()) {
-    for (auto& [name, value] : ReadEnvFile(env_file)) environment.emplace(name, value);
+    for (auto& [name, value] : ReadEnvFile(env_file)) {
+      std::string& slot = environment[name];
+      if (!slot.empty() || value.empty()) continue;
+      slot = value;
+      from_env_file.insert(name);
+    }
     options.env_file = env_file;
   }
   try {
-    po::store(EnvironmentOptions(all, environment), from_env);
+    env_parsed = EnvironmentOptions(all, environment);
+    po::store(*env_parsed, from_env);
   } catch (const po::error& e) {
     throw StartupError(kExitConfig, std::string("environment: ") + e.what());
   }
@@ -393,7 +563,8 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
       throw StartupError(kExitConfig, "--config: cannot read " + config + ": " + std::strerror(errno));
     }
     try {
-      po::store(po::parse_config_file(in, file_options, false), from_file);
+      file_parsed = WithoutEmptyValues(po::parse_config_file(in, file_options, false));
+      po::store(*file_parsed, from_file);
     } catch (const po::error& e) {
       throw StartupError(kExitConfig, "config file " + config + ": " + e.what());
     }
@@ -402,12 +573,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
 
   // Precedence: store() keeps the first non-default value it sees.
   try {
-    po::store(po::command_line_parser(argc, argv).options(cli).positional(positional).style(kCliStyle).run(), vm);
-    po::store(EnvironmentOptions(all, environment), vm);
-    if (!config.empty()) {
-      std::ifstream in(config);
-      po::store(po::parse_config_file(in, file_options, false), vm);
-    }
+    po::store(*cli_parsed, vm);
+    po::store(*env_parsed, vm);
+    if (file_parsed) po::store(*file_parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw StartupError(kExitConfig, e.what());
@@ -421,8 +589,14 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.route_prefix = Get<std::string>(vm, "route-prefix");
   options.web_server_addrs = Get<std::string>(vm, "web-server-addrs");
   options.max_body = Get<size_t>(vm, "max-body", 65536);
-  options.skip_signature = Get<bool>(vm, "insecure-skip-signature");
-  options.list_all_customers = Get<bool>(vm, "crm.list-all-customers");
+  const Sources origin{
+      from_cli,      from_env,         from_file,           environment,
+      from_env_file, options.env_file, options.config_file,
+  };
+  options.skip_signature = GetBool(vm, "insecure-skip-signature", origin);
+  options.list_all_customers = GetBool(vm, "crm.list-all-customers", origin);
+  options.allow_any_peer = GetBool(vm, "allow-any-peer", origin);
+  options.read_timeout_seconds = Get<int>(vm, "read-timeout", 10);
   options.account_sid = Get<std::string>(vm, "twilio.account-sid");
   options.api_base = Get<std::string>(vm, "twilio.api-base");
   options.sms_number = Get<std::string>(vm, "twilio.sms-number");
@@ -459,7 +633,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   }
   if (options.auth_token.empty()) {
     auto creds = environment.find("CREDENTIALS_DIRECTORY");
-    if (creds != environment.end()) {
+    if (creds != environment.end() && !creds->second.empty()) {
       std::string file = creds->second + "/" + kCredentialName;
       if (FileExists(file)) {
         options.auth_token = ReadSecretFile(file);
@@ -471,6 +645,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   if (options.threads < 1 || options.threads > 1024) {
     throw StartupError(kExitConfig, "--threads: must be between 1 and 1024");
   }
+  if (options.read_timeout_seconds < 1 || options.read_timeout_seconds > 3600) {
+    throw StartupError(kExitConfig, "--read-timeout: must be between 1 and 3600 seconds");
+  }
   if (options.max_body < 1 || options.max_body > 16 * 1024 * 1024) {
     throw StartupError(kExitConfig, "--max-body: must be between 1 and 16777216 bytes");
   }
@@ -479,8 +656,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   if (!PeerAllowList::Parse(options.web_server_addrs, &peers_error)) {
     throw StartupError(kExitConfig, "--web-server-addrs: " + peers_error);
   }
-  if (!options.public_url.empty()) CheckUrl("public-url", options.public_url, true);
-  CheckUrl("twilio.api-base", options.api_base, false);
+  // Twilio signs a public URL's userinfo like the rest of it (protocol §10.4 V10..V15).
+  if (!options.public_url.empty()) CheckUrl("public-url", options.public_url, true, true);
+  CheckApiBase(options.api_base);
   if (!options.route_prefix.empty() && options.route_prefix.front() != '/') {
     throw StartupError(kExitConfig, "--route-prefix: must start with '/'");
   }
@@ -500,11 +678,16 @@ std::string DescribeOptions(const Options& o) {
   out += line("config", o.config_file);
   out += line("env-file", o.env_file);
   out += line("listen", o.listen.empty() ? "fd 0 / LISTEN_FDS" : o.listen);
-  out += line("web-server-addrs", o.web_server_addrs.empty() ? "any" : o.web_server_addrs);
+  out += line("web-server-addrs", o.web_server_addrs.empty()
+                                      ? "(unset: any peer on loopback or a unix socket)"
+                                      : o.web_server_addrs);
+  out += line("allow-any-peer", o.allow_any_peer ? "true" : "false");
+  out += line("read-timeout", std::to_string(o.read_timeout_seconds));
   out += line("threads", std::to_string(o.threads));
   out += line("directory", o.directory);
   out += line("templates", o.templates.empty() ? "built-in" : o.templates);
-  out += line("public-url", o.public_url);
+  // URLs may carry a password (userinfo) or a query secret: shown with those hidden.
+  out += line("public-url", RedactUrl(o.public_url));
   out += line("route-prefix", o.route_prefix);
   out += line("max-body", std::to_string(o.max_body));
   out += line("insecure-skip-signature", o.skip_signature ? "true" : "false");
@@ -514,7 +697,7 @@ std::string DescribeOptions(const Options& o) {
   out += line("twilio.account-sid", o.account_sid);
   out += line("twilio.auth-token",
               o.auth_token.empty() ? "" : "******** (from " + o.auth_token_source + ")");
-  out += line("twilio.api-base", o.api_base);
+  out += line("twilio.api-base", RedactUrl(o.api_base));
   out += line("twilio.sms-number", o.sms_number);
   out += line("twilio.whatsapp-number", o.whatsapp_number);
   out += line("routing.default-worker", o.default_worker);

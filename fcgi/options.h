@@ -41,9 +41,9 @@ struct Options {
   std::string config_file;             // the INI file read, if any
   std::string env_file;                // the .env file read, if any
   std::string listen;                  // "", "unix:PATH" or "HOST:PORT"
-  std::string web_server_addrs;        // "" = any TCP peer; else checked by PeerAllowList
-  bool allow_any_peer = false;         // a non-loopback TCP socket without web_server_addrs
-  int read_timeout_seconds = 10;       // a whole request, and a new connection's first one
+  std::string web_server_addrs;        // "" = unset; else the TCP peers PeerAllowList admits
+  bool allow_any_peer = false;         // any TCP peer even on a non-loopback address
+  int read_timeout_seconds = 10;       // for a whole request, and a new connection's first one
   int threads = 8;
   std::string directory = "/var/lib/frontline-fcgi/directory.db";
   std::string templates;               // "" = built-in
@@ -73,14 +73,18 @@ struct Options {
 };
 
 // Parses everything. `environment` is the process environment as NAME -> value; variables from
-// a .env file fill in names it lacks (never overriding). Throws
-// StartupError(64) for a command-line usage error and StartupError(78) for a bad configuration.
+// a .env file fill in names it lacks or has empty (never overriding a value). In every source
+// an empty value is unset (SPEC §9): it neither overrides a lower source nor turns a boolean
+// on. A boolean is true/false, yes/no, on/off or 1/0 in any case; a bare `--name` is true.
+// Throws StartupError(64) for a command-line usage error and StartupError(78) for a bad
+// configuration (a bad boolean from any source included), the line naming the option.
 Options ParseOptions(int argc, const char* const argv[], std::map<std::string, std::string> environment);
 
 // The process environment as a map (for ParseOptions).
 std::map<std::string, std::string> ProcessEnvironment();
 
-// The effective configuration as INI-style lines, secrets masked (check-config).
+// The effective configuration as INI-style lines (check-config): the auth token masked, URLs
+// shown without their userinfo or query values (RedactUrl).
 std::string DescribeOptions(const Options& options);
 
 }  // namespace frontline

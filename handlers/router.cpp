@@ -7,6 +7,7 @@
 #include "handlers/form.h"
 #include "handlers/json.h"
 #include "twilio/signature.h"
+#include "twilio/url.h"
 
 namespace frontline {
 namespace {
@@ -67,7 +68,10 @@ Response CheckSignature(const Request& request, const HandlerConfig& config) {
                         : SignedUrlFromPublicBase(config.public_url, request.request_uri);
   if (!ValidateTwilioSignature(config.auth_token, url, request.form.pairs(),
                                request.signature)) {
-    return ErrorResponse(403, "invalid X-Twilio-Signature", "signature does not match " + url);
+    // The public URL may carry basic-auth credentials and the query a caller's secrets: the
+    // log gets their shape, not their values.
+    return ErrorResponse(403, "invalid X-Twilio-Signature",
+                         "signature does not match " + RedactUrl(url));
   }
   return Response{};
 }

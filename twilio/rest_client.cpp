@@ -6,6 +6,8 @@
 #include <mutex>
 #include <new>
 
+#include "twilio/url.h"
+
 namespace frontline {
 namespace {
 
@@ -402,7 +404,8 @@ RestResult CurlRestClient::Perform(bool post, const std::string& path, const std
     } else {
       message += error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
     }
-    result.transport_message = Redact(std::move(message), config_.auth_token);
+    // libcurl quotes some URLs whole in its errors (a bad proxy variable, password included).
+    result.transport_message = RedactUrlsInText(Redact(std::move(message), config_.auth_token));
     return result;
   }
   if (status >= 200 && status < 300) {

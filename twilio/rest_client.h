@@ -52,7 +52,7 @@ struct Participant {
 struct RestResult {
   int http_status = 0;  // 0 when no response status line was received
   TransportError transport_error = TransportError::kNone;
-  std::string transport_message;            // detail for the log; never contains the auth token
+  std::string transport_message;            // detail for the log: no auth token, URLs redacted
   std::string body;                         // the response body as received (possibly partial)
   std::optional<TwilioError> error;         // set for a >= 400 answer with Twilio's error JSON
   std::optional<long> retry_after_seconds;  // Retry-After, when present and > 0

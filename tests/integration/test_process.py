@@ -41,6 +41,9 @@ class ExitCodes(unittest.TestCase):
                  (["--log-format", "xml"], "--log-format"),
                  (["--public-url", "ftp://x"], "--public-url"),
                  (["--web-server-addrs", "nginx.internal"], "--web-server-addrs"),
+                 (["--read-timeout", "0"], "--read-timeout"),
+                 (["--crm.list-all-customers=maybe"], "--crm.list-all-customers"),
+                 (["--twilio.api-base", "http://api.example.com"], "--twilio.api-base"),
                  (["--twilio.auth-token-file", "/nonexistent"], "auth-token-file")]
         for args, name in cases:
             with self.subTest(args=args):
@@ -74,6 +77,31 @@ class ExitCodes(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(AUTH_TOKEN, r.stdout.decode() + r.stderr.decode())
         self.assertIn("twilio.auth-token = ********", r.stdout.decode())
+
+    def test_an_empty_variable_is_unset_and_never_turns_a_boolean_on(self):
+        bare = {"PATH": ENV["PATH"]}
+        # Empty would have meant "skip the signature check": without a token, it must refuse.
+        r = run(["check-config"], env=dict(bare, FRONTLINE_INSECURE_SKIP_SIGNATURE=""))
+        self.assertEqual(r.returncode, 78, r.stdout)
+        self.assertIn("no Twilio auth token", r.stderr.decode())
+        self.assertIn("insecure-skip-signature = false", r.stdout.decode())
+        r = run(["check-config"], env=dict(ENV, FRONTLINE_LIST_ALL_CUSTOMERS="",
+                                           FRONTLINE_THREADS="", PUBLIC_BASE_URL=""))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for line in ("crm.list-all-customers = false", "threads = 8", "public-url = (unset)"):
+            self.assertIn(line, r.stdout.decode())
+        r = run(["check-config"], env=dict(ENV, FRONTLINE_INSECURE_SKIP_SIGNATURE="2"))
+        self.assertEqual(r.returncode, 78)
+        lines = r.stderr.decode().strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("--insecure-skip-signature", lines[0])
+        self.assertIn("FRONTLINE_INSECURE_SKIP_SIGNATURE", lines[0])
+
+    def test_check_config_hides_url_passwords(self):
+        r = run(["check-config", "--public-url", "https://hook:hook-password@hooks.example.com"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("public-url = https://***@hooks.example.com", r.stdout.decode())
+        self.assertNotIn("hook-password", r.stdout.decode() + r.stderr.decode())
 
     def test_seed_env_file_is_read_from_the_working_directory(self):
         with tempfile.TemporaryDirectory() as d:

@@ -3,6 +3,8 @@
 // validation, and the requests CurlRestClient refuses before touching the network.
 #include "twilio/rest_client.h"
 
+#include <stdlib.h>
+
 #include <doctest/doctest.h>
 
 #include "handlers/form.h"
@@ -206,6 +208,51 @@ TEST_CASE("rest client: invalid requests are refused without a network call") {
   RestResult r = bad_base.FetchParticipant(kSid, "MB1");
   check_invalid(r);
   CHECK(DescribeResult(r).rfind("invalid_request: ", 0) == 0);
+}
+
+// Sets an environment variable for one scope (libcurl reads the proxy variables per call).
+class ScopedVariable {
+ public:
+  ScopedVariable(const char* name, const char* value) : name_(name) {
+    if (const char* old = getenv(name)) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedVariable() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST_CASE("rest client: a URL in a libcurl error reaches the log without its password") {
+  // libcurl quotes a bad proxy variable whole, password included, in its error buffer; the
+  // message is logged and stored with the outbox job.
+  ScopedVariable no_proxy("no_proxy", nullptr);
+  ScopedVariable no_proxy_upper("NO_PROXY", nullptr);
+  ScopedVariable proxy("http_proxy", "foo://proxy-user:proxy-secret@127.0.0.1:1");
+  CurlRestClientConfig config;
+  config.api_base = "http://127.0.0.1:1";
+  config.account_sid = "AC123";
+  config.auth_token = "secret-token";
+  config.connect_timeout_ms = 200;
+  CurlRestClient client(config);
+  RestResult r = client.AddParticipant("CH0123456789abcdef0123456789abcdef", "alice");
+  CAPTURE(r.transport_message);
+  CHECK(r.transport_error != TransportError::kNone);
+  CHECK(r.transport_message.find("proxy-secret") == std::string::npos);
+  CHECK(r.transport_message.find("proxy-user") == std::string::npos);
+  CHECK(r.transport_message.find("secret-token") == std::string::npos);
+  CHECK(DescribeResult(r).find("proxy-secret") == std::string::npos);
 }
 
 TEST_CASE("rest client: DescribeResult") {

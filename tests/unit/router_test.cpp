@@ -148,6 +148,22 @@ TEST_CASE("router: repeated and unknown parameters are all signed and kept") {
   CHECK(response.body == "params=3");
 }
 
+TEST_CASE("router: the 403 log line shows the URL without its userinfo or query values") {
+  Fixture f;
+  f.config.public_url = "https://hook-user:hook-password@hooks.example.com";
+  Request r = f.Post("/callbacks/echo", "", {});
+  r.request_uri = "/callbacks/echo?key=query-secret&flag";
+  r.signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  Response response = f.Run(r);
+  CHECK(response.status == 403);
+  CAPTURE(response.log_detail);
+  CHECK(response.log_detail.find("https://***@hooks.example.com/callbacks/echo?key=***&flag") !=
+        std::string::npos);
+  for (const char* secret : {"hook-user", "hook-password", "query-secret"}) {
+    CHECK(response.log_detail.find(secret) == std::string::npos);
+  }
+}
+
 TEST_CASE("router: the route prefix and the skip-signature development switch") {
   Fixture f;
   f.config.route_prefix = "/frontline";
