@@ -64,10 +64,10 @@ ConnectionSet::ConnectionSet(int listen_fd, PeerAllowList allowed, ConnectionTim
   int flags = fcntl(listen_fd_, F_GETFL);
   if (flags >= 0 && (flags & O_NONBLOCK) == 0) fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
   // Level-triggered, so every thread that waits sees the wake-up, and a connection left in
-  // the backlog is reported again to the next waiter. EPOLLEXCLUSIVE: of the processes sharing
-  // the socket, a new connection wakes one that has a thread waiting, not all of them.
+  // the backlog is reported again to the next waiter. (Not EPOLLEXCLUSIVE: it would hand
+  // every connection to the same idle process of those sharing the socket.)
   epoll_event listen_event{};
-  listen_event.events = EPOLLIN | EPOLLEXCLUSIVE;
+  listen_event.events = EPOLLIN;
   listen_event.data.u64 = kListenTag;
   epoll_event wake_event{};
   wake_event.events = EPOLLIN;
