@@ -489,19 +489,36 @@ class SlowClient : public RestClient {
 
 TEST_CASE("outbox: the dispatcher thread is woken by Enqueue") {
   Fixture f;
-  f.now = SystemUnixMs();
+  // The outbox reads its clock first thing in Claim, under the lock Enqueue also takes: once
+  // the dispatcher thread has read it, its first look for work (finding none) comes before
+  // any Enqueue, and then it waits for a wake-up or the poll interval.
+  std::atomic<int> clock_reads{0};
+  OutboxOptions outbox_options;
+  outbox_options.now_ms = [&clock_reads] {
+    clock_reads.fetch_add(1);
+    return SystemUnixMs();
+  };
+  std::string error;
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, outbox_options, &error);
+  REQUIRE_MESSAGE(outbox != nullptr, error);
   FakeRestClient client;
   DispatcherOptions options;
-  options.poll_interval_ms = 60000;  // only the wake-up can deliver within the test
-  OutboxDispatcher dispatcher(f.outbox.get(), &client, options);
+  options.poll_interval_ms = 600000;  // 10 min: only the wake-up can deliver within the test
+  OutboxDispatcher dispatcher(outbox.get(), &client, options);
   dispatcher.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the thread is now waiting
-  Enqueue(f.outbox.get(), AddJob("CH1"));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (clock_reads.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(clock_reads.load() > 0);
+  CHECK(dispatcher.done() == 0);
+  Enqueue(outbox.get(), AddJob("CH1"));
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (dispatcher.done() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   CHECK(dispatcher.done() == 1);
+  CHECK(client.CountCalls("add") == 1);
   dispatcher.Stop();
   dispatcher.Stop();  // idempotent
 }
