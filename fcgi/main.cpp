@@ -43,6 +43,7 @@ HandlerConfig MakeHandlerConfig(const Options& options) {
   config.whatsapp_number = options.whatsapp_number;
   config.default_worker = options.default_worker;
   config.list_all_customers = options.list_all_customers;
+  config.delivers_outbox = !options.account_sid.empty() && !options.auth_token.empty();
   return config;
 }
 

@@ -343,6 +343,40 @@ class DeliveryOutcomes(IsolatedCase):
         self.assertNotEqual(r.returncode, 0)
 
 
+class UndeliveredJobs(IsolatedCase):
+    """A responder without the Account SID stores jobs it cannot deliver (shared hosting, a
+    forgotten setting): /healthz says so, and `outbox deliver` (cron) delivers them."""
+
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+        self.stack = self.start_stack(deliver=False)
+
+    def health(self):
+        r = self.stack.get("/healthz")
+        return r.status, r.json()
+
+    def test_healthz_is_degraded_while_jobs_wait_for_a_process_that_can_deliver(self):
+        status, body = self.health()
+        self.assertEqual((status, body["status"]), (200, "ok"), body)  # nothing waits yet
+        conversation = conversation_sid(1, "h")
+        self.assertEqual(self.route(self.stack, conversation).status, 200)
+        status, body = self.health()
+        self.assertEqual(status, 200, body)  # requests are still answered
+        self.assertEqual(body["status"], "degraded", body)
+        self.assertIn("1 outbox jobs pending", body["reason"])
+        self.assertIn("cannot deliver", body["reason"])
+        self.assertEqual(body["outbox"]["pending"], 1, body)
+        self.assertIn("oldest_pending_seconds", body["outbox"])
+        time.sleep(0.7)  # longer than a dispatcher's poll interval: none runs here
+        self.assertEqual(self.twilio.requests, [])
+        # A process that can deliver (here a second responder on the same directory) clears it.
+        self.start_stack()
+        self.wait_participants(conversation)
+        wait_for(lambda: self.health()[1]["status"] == "ok", what="/healthz ok again")
+        self.assertNotIn("reason", self.health()[1])
+
+
 class Resilience(IsolatedCase):
     def setUp(self):
         super().setUp()
