@@ -67,6 +67,16 @@ void RequireAuthToken(const Options& options) {
   }
 }
 
+// serve, export and outbox work on a directory that exists: SQLite would silently create an
+// empty one at a mistyped path. Only import creates it.
+void RequireDirectoryFile(const Options& options) {
+  std::string error;
+  if (!DatabaseFileExists(options.directory, &error)) {
+    throw StartupError(kExitConfig,
+                       "--directory: " + error + " (`frontline-fcgi import` creates a directory)");
+  }
+}
+
 int Serve(const Options& options) {
   // Started by hand without a socket is the most common first mistake: say how to run it
   // before complaining about configuration. --listen creates its socket only once the rest is
@@ -79,6 +89,7 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
+  RequireDirectoryFile(options);
   // Validated by ParseOptions.
   std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
   Log log(options.log_format);
@@ -228,6 +239,7 @@ int Import(const Options& options) {
 
 int Export(const Options& options) {
   if (!options.arguments.empty()) throw StartupError(kExitUsage, "export takes no arguments");
+  RequireDirectoryFile(options);
   std::string error;
   ExportFormat format = options.export_format == "csv" ? ExportFormat::kCsv : ExportFormat::kJson;
   if (!ExportDirectory(options.directory, format, std::cout, &error)) {
@@ -244,6 +256,7 @@ int OutboxCommand(const Options& options) {
   std::string verb = args.empty() ? "list" : args[0];
   std::string error;
   if (verb == "list" && args.size() <= 1) {
+    RequireDirectoryFile(options);
     std::vector<OutboxRow> rows;
     if (!ListJobs(options.directory, false, &rows, &error)) {
       throw StartupError(kExitConfig, "outbox: " + error);
@@ -256,6 +269,7 @@ int OutboxCommand(const Options& options) {
     char* end = nullptr;
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
+    RequireDirectoryFile(options);
     if (!RetryJob(options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
