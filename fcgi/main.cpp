@@ -32,6 +32,9 @@ namespace {
 // How long a stop waits for in-flight requests: below systemd's and mod_fcgid's kill timers.
 constexpr std::chrono::seconds kStopDeadline{15};
 
+// sysexits.h EX_TEMPFAIL: `outbox deliver` met a database error; the next run tries again.
+constexpr int kExitTempFail = 75;
+
 HandlerConfig MakeHandlerConfig(const Options& options) {
   HandlerConfig config;
   config.route_prefix = options.route_prefix;
@@ -250,7 +253,42 @@ int Export(const Options& options) {
   return kExitOk;
 }
 
-// outbox [list [--all]] | outbox retry ID
+// outbox deliver: delivers the jobs due now, once each, then exits. For cron where responders
+// do not stay up (mod_fcgid reaps idle processes, so a job in backoff would otherwise wait for
+// the next webhook). Leases keep it from delivering a job a running responder has claimed.
+int DeliverDueJobs(const Options& options) {
+  if (options.account_sid.empty() || options.auth_token.empty()) {
+    throw StartupError(kExitConfig,
+                       "outbox deliver: set twilio.account-sid (TWILIO_ACCOUNT_SID) and the auth "
+                       "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
+  }
+  std::string error;
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
+  if (!outbox) throw StartupError(kExitConfig, "outbox deliver: " + error);
+  if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
+  CurlRestClientConfig rest_config;
+  rest_config.api_base = options.api_base;
+  rest_config.account_sid = options.account_sid;
+  rest_config.auth_token = options.auth_token;
+  CurlRestClient rest_client(rest_config);
+  DispatcherOptions dispatch_options;
+  // What is not done is named, so cron's mail (or log) says which job and why.
+  dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
+    if (delivery.outcome == Outcome::kDone) return;
+    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome)
+              << ": " << delivery.description << "\n";
+  };
+  dispatch_options.on_error = [](const std::string& message) {
+    std::cerr << "frontline-fcgi: outbox deliver: " << message << "\n";
+  };
+  OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
+  dispatcher.DeliverDue();
+  std::cerr << "outbox deliver: " << dispatcher.done() << " delivered, " << dispatcher.retried()
+            << " retrying, " << dispatcher.failed() << " failed\n";
+  return dispatcher.errors() == 0 ? kExitOk : kExitTempFail;
+}
+
+// outbox [list] | outbox retry ID | outbox deliver
 int OutboxCommand(const Options& options) {
   const std::vector<std::string>& args = options.arguments;
   std::string verb = args.empty() ? "list" : args[0];
@@ -274,7 +312,11 @@ int OutboxCommand(const Options& options) {
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
-  throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID]");
+  if (verb == "deliver" && args.size() == 1) {
+    RequireDirectoryFile(options);
+    return DeliverDueJobs(options);
+  }
+  throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");
 }
 
 int CheckConfig(const Options& options) {

@@ -76,7 +76,7 @@ class ExitCodes(unittest.TestCase):
                      (["serve"], listener.fileno()),  # spawn-fcgi, systemd, mod_fcgid: fd 0
                      (["export"], None), (["export", "--format", "csv"], None),
                      (["outbox"], None), (["outbox", "list"], None),
-                     (["outbox", "retry", "1"], None)]
+                     (["outbox", "retry", "1"], None), (["outbox", "deliver"], None)]
             try:
                 for args, stdin in cases:
                     with self.subTest(args=args, fd0=stdin is not None):
