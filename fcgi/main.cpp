@@ -275,8 +275,8 @@ int DeliverDueJobs(const Options& options) {
   // What is not done is named, so cron's mail (or log) says which job and why.
   dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
     if (delivery.outcome == Outcome::kDone) return;
-    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome)
-              << ": " << delivery.description << "\n";
+    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome) << ": "
+              << delivery.description << "\n";
   };
   dispatch_options.on_error = [](const std::string& message) {
     std::cerr << "frontline-fcgi: outbox deliver: " << message << "\n";

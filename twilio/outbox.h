@@ -15,7 +15,8 @@
 // dies between claim and record (kill -9) leaves a lease that expires and is taken over by any
 // dispatcher; the add-participant call that may then repeat is harmless (409/50433 is "done").
 //
-// `OutboxDispatcher` is the one background thread per process that runs the deliveries.
+// `OutboxDispatcher` is the one background thread per process that runs the deliveries (or,
+// for `outbox deliver` from cron, one pass over the due jobs on the calling thread).
 //
 // Thread-safety: SqliteOutbox may be used from any number of threads; it keeps one connection
 // guarded by a mutex, held only for a short transaction (never during a REST call). The
