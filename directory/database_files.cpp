@@ -24,6 +24,24 @@ std::vector<std::string> DatabaseFiles(const std::string& db_path) {
   return {db_path, db_path + "-wal", db_path + "-shm", db_path + "-journal"};
 }
 
+bool DatabaseFileExists(const std::string& db_path, std::string* error) {
+  std::error_code ec;
+  std::filesystem::file_status status = std::filesystem::status(db_path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    *error = db_path + " does not exist";
+    return false;
+  }
+  if (ec) {
+    *error = "cannot check " + db_path + ": " + ec.message();
+    return false;
+  }
+  if (std::filesystem::is_directory(status)) {
+    *error = db_path + " is a folder, not a database file";
+    return false;
+  }
+  return true;
+}
+
 bool EnsureDatabaseFolder(const std::string& db_path, std::string* error) {
   std::filesystem::path folder = FolderOf(db_path);
   std::error_code ec;

@@ -14,6 +14,12 @@ namespace frontline {
 // The database file and the side files SQLite may create next to it (-wal, -shm, -journal).
 std::vector<std::string> DatabaseFiles(const std::string& db_path);
 
+// True when the database file `db_path` exists. False with `error` = "<db_path> does not
+// exist" (or why it cannot be checked, or that it is a folder) otherwise. Commands that must not
+// create a database (serve, export, outbox) check this first: SQLite would silently create an
+// empty one, and a mistyped path would then look like an empty directory.
+[[nodiscard]] bool DatabaseFileExists(const std::string& db_path, std::string* error);
+
 // Creates the folder that will hold `db_path` (mode 0750) and missing parents when it does not
 // exist. False with `error` set when it cannot.
 bool EnsureDatabaseFolder(const std::string& db_path, std::string* error);

@@ -119,7 +119,10 @@ bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
 
 class Progress {
  public:
-  Progress(bool enabled, uint64_t total) : enabled_(enabled), total_(total) {}
+  Progress(const ImportOptions& options, uint64_t total)
+      : enabled_(options.progress),
+        out_(options.progress_stream != nullptr ? options.progress_stream : stderr),
+        total_(total) {}
 
   void Update(uint64_t done, size_t customers) {
     if (!enabled_) return;
@@ -133,8 +136,13 @@ class Progress {
   void Finish(size_t customers) {
     if (!enabled_) return;
     Print(total_, customers);
-    std::fputc('\n', stderr);
-    std::fflush(stderr);
+    std::fputc('\n', out_);
+    std::fflush(out_);
+  }
+
+  // Ends the bar's line before an error message follows it.
+  void Abort() {
+    if (enabled_) std::fputc('\n', out_);
   }
 
  private:
@@ -145,11 +153,12 @@ class Progress {
     char bar[kWidth + 1];
     for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
     bar[kWidth] = '\0';
-    std::fprintf(stderr, "\rimport [%s] %5.1f%%  %zu customers", bar, fraction * 100.0, customers);
-    std::fflush(stderr);
+    std::fprintf(out_, "\rimport [%s] %5.1f%%  %zu customers", bar, fraction * 100.0, customers);
+    std::fflush(out_);
   }
 
   bool enabled_;
+  std::FILE* out_;
   uint64_t total_;
   bool printed_ = false;
   std::chrono::steady_clock::time_point last_;
@@ -1585,7 +1594,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
   }
   Pipeline pipeline(&writer);
   Importer importer(&pipeline, &local_stats);
-  Progress progress(options.progress, total_bytes);
+  Progress progress(options, total_bytes);
   uint64_t base = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     bool ok;
@@ -1614,7 +1623,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
       consumed = in->Tell();
     }
     if (!ok) {
-      if (options.progress) std::fputc('\n', stderr);
+      progress.Abort();
       if (error != nullptr) *error = detail;
       return false;  // ~Writer rolls back
     }
@@ -1641,7 +1650,7 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
   }
   Pipeline pipeline(&writer);
   Importer importer(&pipeline, &local_stats);
-  Progress progress(options.progress, customers.size() + workers.size());
+  Progress progress(options, customers.size() + workers.size());
   const std::string customers_name = "customers", workers_name = "workers";
   for (size_t i = 0; i < customers.size(); ++i) {
     Customer copy = customers[i];

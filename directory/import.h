@@ -55,6 +55,7 @@
 #define FRONTLINE_DIRECTORY_IMPORT_H_
 
 #include <cstddef>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,7 @@ namespace frontline {
 struct ImportOptions {
   bool replace = false;   // --replace: swap the whole directory atomically
   bool progress = false;  // progress bar on stderr (about 10 updates/s, newline at the end)
+  std::FILE* progress_stream = nullptr;  // where the bar goes instead of stderr (tests)
 };
 
 struct ImportStats {

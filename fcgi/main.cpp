@@ -36,6 +36,9 @@ constexpr std::chrono::seconds kStopDeadline{15};
 // Exit status when the stop deadline expired with requests still running.
 constexpr int kExitStopDeadline = 1;
 
+// sysexits.h EX_TEMPFAIL: `outbox deliver` met a database error; the next run tries again.
+constexpr int kExitTempFail = 75;
+
 HandlerConfig MakeHandlerConfig(const Options& options) {
   HandlerConfig config;
   config.route_prefix = options.route_prefix;
@@ -47,6 +50,7 @@ HandlerConfig MakeHandlerConfig(const Options& options) {
   config.whatsapp_number = options.whatsapp_number;
   config.default_worker = options.default_worker;
   config.list_all_customers = options.list_all_customers;
+  config.delivers_outbox = !options.account_sid.empty() && !options.auth_token.empty();
   return config;
 }
 
@@ -83,6 +87,16 @@ void RequireAuthToken(const Options& options) {
   }
 }
 
+// serve, export and outbox work on a directory that exists: SQLite would silently create an
+// empty one at a mistyped path. Only import creates it.
+void RequireDirectoryFile(const Options& options) {
+  std::string error;
+  if (!DatabaseFileExists(options.directory, &error)) {
+    throw StartupError(kExitConfig,
+                       "--directory: " + error + " (`frontline-fcgi import` creates a directory)");
+  }
+}
+
 int Serve(const Options& options) {
   // Started by hand without a socket is the most common first mistake: say how to run it
   // before complaining about configuration. --listen creates its socket only once the rest is
@@ -95,6 +109,7 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
+  RequireDirectoryFile(options);
   // Validated by ParseOptions.
   std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
   if (socket.fd >= 0) RequirePeerPolicy(options, socket, *allowed_peers);
@@ -274,6 +289,7 @@ int Import(const Options& options) {
 
 int Export(const Options& options) {
   if (!options.arguments.empty()) throw StartupError(kExitUsage, "export takes no arguments");
+  RequireDirectoryFile(options);
   std::string error;
   ExportFormat format = options.export_format == "csv" ? ExportFormat::kCsv : ExportFormat::kJson;
   if (!ExportDirectory(options.directory, format, std::cout, &error)) {
@@ -284,12 +300,48 @@ int Export(const Options& options) {
   return kExitOk;
 }
 
-// outbox [list [--all]] | outbox retry ID
+// outbox deliver: delivers the jobs due now, once each, then exits. For cron where responders
+// do not stay up (mod_fcgid reaps idle processes, so a job in backoff would otherwise wait for
+// the next webhook). Leases keep it from delivering a job a running responder has claimed.
+int DeliverDueJobs(const Options& options) {
+  if (options.account_sid.empty() || options.auth_token.empty()) {
+    throw StartupError(kExitConfig,
+                       "outbox deliver: set twilio.account-sid (TWILIO_ACCOUNT_SID) and the auth "
+                       "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
+  }
+  std::string error;
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
+  if (!outbox) throw StartupError(kExitConfig, "outbox deliver: " + error);
+  if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
+  CurlRestClientConfig rest_config;
+  rest_config.api_base = options.api_base;
+  rest_config.account_sid = options.account_sid;
+  rest_config.auth_token = options.auth_token;
+  CurlRestClient rest_client(rest_config);
+  DispatcherOptions dispatch_options;
+  // What is not done is named, so cron's mail (or log) says which job and why.
+  dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
+    if (delivery.outcome == Outcome::kDone) return;
+    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome) << ": "
+              << delivery.description << "\n";
+  };
+  dispatch_options.on_error = [](const std::string& message) {
+    std::cerr << "frontline-fcgi: outbox deliver: " << message << "\n";
+  };
+  OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
+  dispatcher.DeliverDue();
+  std::cerr << "outbox deliver: " << dispatcher.done() << " delivered, " << dispatcher.retried()
+            << " retrying, " << dispatcher.failed() << " failed\n";
+  return dispatcher.errors() == 0 ? kExitOk : kExitTempFail;
+}
+
+// outbox [list] | outbox retry ID | outbox deliver
 int OutboxCommand(const Options& options) {
   const std::vector<std::string>& args = options.arguments;
   std::string verb = args.empty() ? "list" : args[0];
   std::string error;
   if (verb == "list" && args.size() <= 1) {
+    RequireDirectoryFile(options);
     std::vector<OutboxRow> rows;
     if (!ListJobs(options.directory, false, &rows, &error)) {
       throw StartupError(kExitConfig, "outbox: " + error);
@@ -302,11 +354,16 @@ int OutboxCommand(const Options& options) {
     char* end = nullptr;
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
+    RequireDirectoryFile(options);
     if (!RetryJob(options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
-  throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID]");
+  if (verb == "deliver" && args.size() == 1) {
+    RequireDirectoryFile(options);
+    return DeliverDueJobs(options);
+  }
+  throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");
 }
 
 int CheckConfig(const Options& options) {

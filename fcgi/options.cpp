@@ -207,7 +207,7 @@ constexpr const char* kUsage =
     "  serve           answer FastCGI requests (the default)\n"
     "  import FILE...  load customers and workers from JSON or CSV files into the directory\n"
     "  export          write the directory to stdout as JSON or CSV (import reads it back)\n"
-    "  outbox [list | retry ID]  show pending and failed Twilio REST jobs, or requeue one\n"
+    "  outbox [list | retry ID | deliver]  list, requeue or deliver due Twilio REST jobs (cron)\n"
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
     "Exit codes: 0 ok, 64 usage error, 65 bad import data, 78 configuration error.\n"

@@ -26,6 +26,9 @@ struct HandlerConfig {
   std::string whatsapp_number;        // twilio.whatsapp-number
   std::string default_worker;         // routing.default-worker
   bool list_all_customers = false;    // crm.list-all-customers
+  // This process delivers outbox jobs (twilio.account-sid and the auth token are both set);
+  // without it, jobs are only stored and wait for a process or `outbox deliver` that can.
+  bool delivers_outbox = false;
 };
 
 // Monotonic and wall time, injectable for tests.

@@ -140,13 +140,27 @@ int64_t SystemUnixMs() {
 }
 
 bool MergeAttributes(std::string_view existing, std::string_view additions, std::string* merged,
-                     bool* changed) {
+                     bool* changed, std::string* error) {
   rapidjson::Document add;
   add.Parse(additions.data(), additions.size());
-  if (add.HasParseError() || !add.IsObject()) return false;
+  if (add.HasParseError() || !add.IsObject()) {
+    SetError(error, "job attributes are not a JSON object");
+    return false;
+  }
   rapidjson::Document doc;
-  doc.Parse(existing.data(), existing.size());
-  if (doc.HasParseError() || !doc.IsObject()) doc.SetObject();
+  if (existing.empty()) {
+    doc.SetObject();
+  } else {
+    doc.Parse(existing.data(), existing.size());
+    // Someone else's attributes that we cannot merge into: replacing them with an object of
+    // our keys would destroy them.
+    if (doc.HasParseError() || !doc.IsObject()) {
+      SetError(error, doc.HasParseError()
+                          ? "participant attributes are not valid JSON: left unchanged"
+                          : "participant attributes are not a JSON object: left unchanged");
+      return false;
+    }
+  }
   *changed = false;
   auto& alloc = doc.GetAllocator();
   for (auto& member : add.GetObject()) {
@@ -206,7 +220,16 @@ Delivery DeliverJob(const OutboxJob& job, RestClient* client) {
   }
   std::string merged;
   bool changed = false;
-  MergeAttributes(fetched.participant->attributes, job.attributes_json, &merged, &changed);
+  std::string reason;
+  if (!MergeAttributes(fetched.participant->attributes, job.attributes_json, &merged, &changed,
+                       &reason)) {
+    // Kept failed, for an operator to fix the participant and `outbox retry` the job.
+    Delivery d;
+    d.outcome = Outcome::kFailed;
+    d.description = reason;
+    d.calls = 1;
+    return d;
+  }
   if (!changed) {
     Delivery d;
     d.outcome = Outcome::kDone;
@@ -281,18 +304,19 @@ EnqueueResult SqliteOutbox::Enqueue(const OutboxJob& job, std::string* error) {
   return EnqueueResult::kEnqueued;
 }
 
-std::optional<OutboxRow> SqliteOutbox::Claim(std::string* error) {
+std::optional<OutboxRow> SqliteOutbox::Claim(std::string* error, std::optional<int64_t> due_by) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = options_.now_ms();
   ImmediateTransaction txn(db_, error);
   if (!txn.ok()) return std::nullopt;
   Statement select(db_,
                    std::string("SELECT ") + kRowColumns +
-                       " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1"
+                       " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2"
                        " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT 1",
                    error);
   if (!select) return std::nullopt;
   BindInt(select.get(), 1, now);
+  BindInt(select.get(), 2, due_by ? std::min(now, *due_by) : now);
   int rc = sqlite3_step(select.get());
   if (rc == SQLITE_DONE) {
     txn.Commit(nullptr);
@@ -406,10 +430,13 @@ bool SqliteOutbox::ReleaseLeases(std::string* error) {
 OutboxCounts SqliteOutbox::Counts(std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
   OutboxCounts counts;
-  // Two counts over the partial indexes: done rows are never read.
+  const int64_t now = options_.now_ms();
+  // Over the partial indexes: done rows are never read (pending ones are, for created_at;
+  // there are few while delivery works).
   Statement select(db_,
-                   "SELECT (SELECT count(*) FROM outbox WHERE state = 'pending'),"
-                   " (SELECT count(*) FROM outbox WHERE state = 'failed')",
+                   "SELECT count(*), min(created_at),"
+                   " (SELECT count(*) FROM outbox WHERE state = 'failed')"
+                   " FROM outbox WHERE state = 'pending'",
                    error);
   if (!select) return counts;
   if (sqlite3_step(select.get()) != SQLITE_ROW) {
@@ -417,7 +444,11 @@ OutboxCounts SqliteOutbox::Counts(std::string* error) {
     return counts;
   }
   counts.pending = sqlite3_column_int64(select.get(), 0);
-  counts.failed = sqlite3_column_int64(select.get(), 1);
+  if (sqlite3_column_type(select.get(), 1) != SQLITE_NULL) {
+    const int64_t oldest_created_at = sqlite3_column_int64(select.get(), 1);
+    counts.oldest_pending_age_ms = std::max<int64_t>(0, now - oldest_created_at);
+  }
+  counts.failed = sqlite3_column_int64(select.get(), 2);
   return counts;
 }
 
@@ -464,11 +495,15 @@ void OutboxDispatcher::ReportError(const std::string& error) {
   if (options_.on_error) options_.on_error(error);
 }
 
-int OutboxDispatcher::RunOnce() {
+int OutboxDispatcher::RunOnce() { return Deliver(std::nullopt); }
+
+int OutboxDispatcher::DeliverDue() { return Deliver(outbox_->NowMs()); }
+
+int OutboxDispatcher::Deliver(std::optional<int64_t> due_by) {
   int delivered = 0;
   while (!stop_.load()) {
     std::string error;
-    std::optional<OutboxRow> row = outbox_->Claim(&error);
+    std::optional<OutboxRow> row = outbox_->Claim(&error, due_by);
     if (!row) {
       if (!error.empty()) ReportError(error);
       break;

@@ -15,7 +15,8 @@
 // dies between claim and record (kill -9) leaves a lease that expires and is taken over by any
 // dispatcher; the add-participant call that may then repeat is harmless (409/50433 is "done").
 //
-// `OutboxDispatcher` is the one background thread per process that runs the deliveries.
+// `OutboxDispatcher` is the one background thread per process that runs the deliveries (or,
+// for `outbox deliver` from cron, one pass over the due jobs on the calling thread).
 //
 // Thread-safety: SqliteOutbox may be used from any number of threads; it keeps one connection
 // guarded by a mutex, held only for a short transaction (never during a REST call). The
@@ -73,13 +74,17 @@ std::string OutboxKey(const OutboxJob& job);
 struct OutboxCounts {
   int64_t pending = 0;
   int64_t failed = 0;
+  // How long the oldest pending job has been waiting (now - its created_at, unix ms); 0 when
+  // nothing is pending. Delivery that works keeps this near 0; /healthz reports it.
+  int64_t oldest_pending_age_ms = 0;
 };
 
 class Outbox {
  public:
   virtual ~Outbox() = default;
   virtual EnqueueResult Enqueue(const OutboxJob& job, std::string* error) = 0;
-  // Jobs waiting and jobs kept failed (for /healthz and /metrics); `error` set on failure.
+  // Jobs waiting and jobs kept failed, and the oldest pending job's age (for /healthz and
+  // /metrics); `error` set on failure.
   virtual OutboxCounts Counts(std::string* error) = 0;
 };
 
@@ -124,17 +129,19 @@ struct Delivery {
 };
 
 // Performs `job` through `client` (SPEC §6): kAddParticipant adds the identity;
-// kSetParticipantAttributes fetches the participant, merges the job's keys where absent (its
-// attributes read as {} when empty or not a JSON object) and updates only when that changed
-// something. A failed fetch decides the outcome; a job whose attributes_json is not a JSON
-// object fails without a call. Never throws except std::bad_alloc.
+// kSetParticipantAttributes fetches the participant, merges the job's keys where absent (empty
+// attributes read as {}) and updates only when that changed something. A failed fetch decides
+// the outcome; a job whose attributes_json is not a JSON object fails without a call; a
+// participant whose attributes are not a JSON object (someone else's data we cannot merge
+// into) fails after the fetch and is left as it is. Never throws except std::bad_alloc.
 Delivery DeliverJob(const OutboxJob& job, RestClient* client);
 
-// `existing` (a participant's attributes; invalid or empty reads as {}) with the members of the
-// JSON object `additions` added where absent. Returns false when `additions` is not a JSON
-// object. `*changed` says whether anything was added; `*merged` is the serialised result.
-bool MergeAttributes(std::string_view existing, std::string_view additions, std::string* merged,
-                     bool* changed);
+// `existing` (a participant's attributes; empty reads as {}) with the members of the JSON
+// object `additions` added where absent. `*changed` says whether anything was added; `*merged`
+// is the serialised result. False with `error` set, and nothing merged, when `additions` or
+// `existing` is not a JSON object (invalid JSON, an array, a string, ...).
+[[nodiscard]] bool MergeAttributes(std::string_view existing, std::string_view additions,
+                                   std::string* merged, bool* changed, std::string* error);
 
 class SqliteOutbox : public Outbox {
  public:
@@ -155,9 +162,10 @@ class SqliteOutbox : public Outbox {
   // guarded by a mutex, and once SetEnqueueListener(nullptr) returns it is no longer running.
   void SetEnqueueListener(std::function<void()> listener);
 
-  // Claims the oldest due pending job (next_attempt_at <= now, lease absent or expired) for
-  // lease_ms. nullopt when there is none or on a database error (`error` set then).
-  std::optional<OutboxRow> Claim(std::string* error);
+  // Claims the oldest due pending job (next_attempt_at <= now, and <= `due_by` when given;
+  // lease absent or expired) for lease_ms. nullopt when there is none or on a database error
+  // (`error` set then).
+  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {});
 
   // Records `delivery` for `row` (which this outbox claimed) and clears the lease: done;
   // retry with backoff (or failed "gave up after 24 h: ..." once the job is older than
@@ -218,6 +226,12 @@ class OutboxDispatcher {
   // do not call it while the thread runs.
   int RunOnce();
 
+  // Delivers, on the calling thread, the jobs due at the time of the call, each at most once
+  // (a job that is retried with a short backoff waits for the next run), then returns how
+  // many it attempted; done(), retried(), failed() and errors() count the outcomes. For
+  // `outbox deliver` (cron); do not call it while the thread runs.
+  int DeliverDue();
+
   // Wakes the thread (as Enqueue does).
   void Wake();
 
@@ -228,6 +242,7 @@ class OutboxDispatcher {
 
  private:
   void Loop();
+  int Deliver(std::optional<int64_t> due_by);
   void ReportError(const std::string& error);
 
   SqliteOutbox* const outbox_;

@@ -77,6 +77,19 @@ def read_text(path):
         return ""
 
 
+def import_empty_directory(db, env=None):
+    """Creates an empty customer directory at `db` with `frontline-fcgi import`: serve, export
+    and outbox refuse a directory file that does not exist (SPEC §8)."""
+    empty = db + ".empty.json"
+    with open(empty, "w") as f:
+        f.write("[]")
+    try:
+        subprocess.run([BIN, "import", "--directory", db, empty], check=True, capture_output=True,
+                       timeout=30, env=env or {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    finally:
+        os.unlink(empty)
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     """Signals `proc` (a Popen; None or exited: nothing to do) and waits; kills it if it
     outlives `timeout` seconds."""
@@ -109,7 +122,7 @@ class Stack:
     """nginx + frontline-fcgi. Use as a context manager or call start()/stop()."""
 
     def __init__(self, args=(), env=None, token=AUTH_TOKEN, launcher="spawn-fcgi",
-                 public_url=None, children=1, keepalive=False):
+                 public_url=None, children=1, keepalive=False, create_directory=True):
         self.dir = tempfile.mkdtemp(prefix="frontline-it-")
         self.port = free_port()
         self.socket_path = os.path.join(self.dir, "fcgi.sock")
@@ -119,6 +132,8 @@ class Stack:
         self.launcher = launcher
         self.children = children
         self.keepalive = keepalive  # nginx keeps FastCGI connections open between requests
+        # A --directory file that does not exist yet is imported empty first (serve refuses it).
+        self.create_directory = create_directory
         self.public_url = public_url if public_url is not None else "http://127.0.0.1:%d" % self.port
         self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         if token:
@@ -156,8 +171,15 @@ class Stack:
             cmd += ["--public-url", self.public_url]
         return cmd + self.args
 
+    def directory_path(self):
+        """The responder's --directory file (relative paths are in self.dir, its cwd)."""
+        cmd = self.responder_command()
+        return os.path.join(self.dir, cmd[cmd.index("--directory") + 1])
+
     def _start(self):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        if self.create_directory and not os.path.exists(self.directory_path()):
+            import_empty_directory(self.directory_path())
         self.pids = []
         if self.launcher == "spawn-fcgi" and self.children > 1:
             self._start_children()

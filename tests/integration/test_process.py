@@ -9,7 +9,7 @@ import time
 import unittest
 
 import fastcgi_client
-from stack import AUTH_TOKEN, BIN, Stack, wait_for
+from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, wait_for
 
 HEALTH = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz"}
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
@@ -66,6 +66,47 @@ class ExitCodes(unittest.TestCase):
             self.assertEqual(r.returncode, 78, r.stderr)
             self.assertIn("--directory", r.stderr.decode())
 
+    def test_a_directory_file_that_does_not_exist_is_refused_not_created(self):
+        """serve, export and outbox refuse a mistyped --directory (78, one line naming it)
+        instead of letting SQLite create an empty directory there; only import creates one."""
+        env = dict(ENV, TWILIO_ACCOUNT_SID="AC" + "0" * 32)
+        with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as sockets:
+            db = os.path.join(d, "typo.db")
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(os.path.join(sockets, "fd0.sock"))
+            listener.listen(4)
+            cases = [(["serve", "--listen", "unix:" + os.path.join(sockets, "s.sock")], None),
+                     (["serve"], listener.fileno()),  # spawn-fcgi, systemd, mod_fcgid: fd 0
+                     (["export"], None), (["export", "--format", "csv"], None),
+                     (["outbox"], None), (["outbox", "list"], None),
+                     (["outbox", "retry", "1"], None), (["outbox", "deliver"], None)]
+            try:
+                for args, stdin in cases:
+                    with self.subTest(args=args, fd0=stdin is not None):
+                        r = run(args + ["--directory", db], env=env,
+                                stdin=stdin if stdin is not None else subprocess.DEVNULL, cwd=d)
+                        self.assertEqual(r.returncode, 78, r.stderr)
+                        lines = r.stderr.decode().strip().splitlines()
+                        self.assertEqual(len(lines), 1, r.stderr)
+                        self.assertIn("--directory: " + db + " does not exist", lines[0])
+                        self.assertIn("import", lines[0])
+                        self.assertEqual(r.stdout, b"")
+                        # No database, no -wal/-shm, and --listen made no socket.
+                        self.assertEqual(os.listdir(d), [])
+                        self.assertEqual(os.listdir(sockets), ["fd0.sock"])
+            finally:
+                listener.close()
+            # import is the one command that creates it; then the others accept it.
+            with open(os.path.join(sockets, "empty.json"), "w") as f:
+                f.write("[]")
+            r = run(["import", "--directory", db, os.path.join(sockets, "empty.json")], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(os.path.isfile(db))
+            for args in (["export"], ["outbox", "list"]):
+                with self.subTest(after_import=args):
+                    r = run(args + ["--directory", db], env=env, cwd=d)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_help_version_and_check_config(self):
         r = run(["--help"])
         self.assertEqual(r.returncode, 0)
@@ -120,6 +161,7 @@ class Sockets(unittest.TestCase):
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         d = tempfile.mkdtemp(prefix="frontline-tcp-")
+        import_empty_directory(os.path.join(d, "directory.db"))
         p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port,
                               "--directory", os.path.join(d, "directory.db")],
                              env=dict(ENV, **(extra_env or {})),
@@ -131,8 +173,13 @@ class Sockets(unittest.TestCase):
             p.stderr.close()
             shutil.rmtree(d, ignore_errors=True)
         self.addCleanup(stop)
-        wait_for(lambda: os.path.exists(os.path.join(d, "directory.db")) or p.poll() is not None,
-                 what="the responder to open its directory")
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return p.poll() is not None
+        wait_for(listening, what="the responder's TCP socket")
         return port
 
     @staticmethod
@@ -206,6 +253,7 @@ class Sockets(unittest.TestCase):
             listener.bind(path)
             listener.listen(16)
             db = os.path.join(d, "directory.db")
+            import_empty_directory(db)
             procs = [subprocess.Popen([BIN, "--directory", db, "--threads", "2"], env=ENV,
                                       stdin=listener.fileno(), stderr=subprocess.DEVNULL)
                      for _ in range(2)]
@@ -246,6 +294,7 @@ class Sockets(unittest.TestCase):
             listener.bind(path)
             listener.listen(16)
             fd = listener.fileno()
+            import_empty_directory(os.path.join(d, "directory.db"))
 
             def to_fd3():
                 os.dup2(fd, 3)

@@ -343,6 +343,93 @@ class DeliveryOutcomes(IsolatedCase):
         self.assertNotEqual(r.returncode, 0)
 
 
+class UndeliveredJobs(IsolatedCase):
+    """A responder without the Account SID stores jobs it cannot deliver (shared hosting, a
+    forgotten setting): /healthz says so, and `outbox deliver` (cron) delivers them."""
+
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+        self.stack = self.start_stack(deliver=False)
+
+    def health(self):
+        r = self.stack.get("/healthz")
+        return r.status, r.json()
+
+    def test_healthz_is_degraded_while_jobs_wait_for_a_process_that_can_deliver(self):
+        status, body = self.health()
+        self.assertEqual((status, body["status"]), (200, "ok"), body)  # nothing waits yet
+        conversation = conversation_sid(1, "h")
+        self.assertEqual(self.route(self.stack, conversation).status, 200)
+        status, body = self.health()
+        self.assertEqual(status, 200, body)  # requests are still answered
+        self.assertEqual(body["status"], "degraded", body)
+        self.assertIn("1 outbox jobs pending", body["reason"])
+        self.assertIn("cannot deliver", body["reason"])
+        self.assertEqual(body["outbox"]["pending"], 1, body)
+        self.assertIn("oldest_pending_seconds", body["outbox"])
+        time.sleep(0.7)  # longer than a dispatcher's poll interval: none runs here
+        self.assertEqual(self.twilio.requests, [])
+        # A process that can deliver (here a second responder on the same directory) clears it.
+        self.start_stack()
+        self.wait_participants(conversation)
+        wait_for(lambda: self.health()[1]["status"] == "ok", what="/healthz ok again")
+        self.assertNotIn("reason", self.health()[1])
+
+
+    def deliver(self, account=ACCOUNT):
+        """`frontline-fcgi outbox deliver` as cron runs it: (exit code, stderr lines)."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+        if account:
+            env["TWILIO_ACCOUNT_SID"] = account
+        r = subprocess.run([BIN, "outbox", "deliver", "--directory", self.db,
+                            "--twilio.api-base", self.twilio.url], env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.stdout, "")
+        return r.returncode, r.stderr.splitlines()
+
+    def test_outbox_deliver_delivers_what_a_responder_without_credentials_stored(self):
+        ok, later, retry_after = ([conversation_sid(n, "c") for n in range(2)],
+                                  conversation_sid(2, "c"), conversation_sid(3, "c"))
+        self.twilio.force(500, times=1, conversation_sid=later)
+        self.twilio.force(429, times=1, retry_after=120, conversation_sid=retry_after)
+        for conversation in ok + [later, retry_after]:
+            self.assertEqual(self.route(self.stack, conversation).status, 200)
+        time.sleep(0.7)
+        self.assertEqual(self.twilio.requests, [])  # the responder only stores them
+
+        code, lines = self.deliver(account=None)
+        self.assertEqual(code, 78, lines)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("twilio.account-sid", lines[0])
+        self.assertEqual(self.twilio.requests, [])
+
+        code, lines = self.deliver()
+        self.assertEqual(code, 0, lines)
+        self.assertEqual(lines[-1], "outbox deliver: 2 delivered, 2 retrying, 0 failed", lines)
+        self.assertEqual(len(lines), 3, lines)  # one line per job not done, naming it
+        for conversation in ok:
+            self.assertEqual(self.identities(conversation), ["alice@example.com"])
+        self.assertEqual(self.twilio.participants(later), [])
+
+        # Each run takes only what is due: the 500 after its backoff (about 1 s), never the
+        # job Twilio asked to come back to in 120 s.
+        def later_delivered():
+            time.sleep(0.2)  # cron would wait a minute
+            code, lines = self.deliver()
+            self.assertEqual(code, 0, lines)
+            return self.twilio.participants(later)
+        wait_for(later_delivered, timeout=15, what="a cron run to deliver the retried job")
+        self.assertEqual(self.identities(later), ["alice@example.com"])
+        self.assertEqual(len(self.adds(retry_after)), 1)
+        self.assertEqual(self.deliver(), (0, ["outbox deliver: 0 delivered, 0 retrying, 0 failed"]))
+        code, pending, _ = outbox(self.db)
+        self.assertEqual(len(pending), 1, pending)
+        self.assertIn("add:" + retry_after, pending[0])
+        for conversation in ok + [later]:
+            self.assertEqual(len(self.adds(conversation, 201)), 1, conversation)
+
+
 class Resilience(IsolatedCase):
     def setUp(self):
         super().setUp()

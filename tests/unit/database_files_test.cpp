@@ -25,6 +25,25 @@ TEST_CASE("DatabaseFiles names the database and every side file SQLite creates")
                                  "/var/lib/x/directory.db-shm", "/var/lib/x/directory.db-journal"});
 }
 
+TEST_CASE("DatabaseFileExists accepts a file and names a missing path or a folder") {
+  TempDir dir;
+  std::string error;
+  const std::string db = dir.Write("directory.db", "x");
+  CHECK(DatabaseFileExists(db, &error));
+  CHECK(error.empty());
+  CHECK_FALSE(DatabaseFileExists(dir.File("typo.db"), &error));
+  CHECK(error == dir.File("typo.db") + " does not exist");
+  CHECK_FALSE(DatabaseFileExists(dir.File("no/such/folder/directory.db"), &error));
+  CHECK(error == dir.File("no/such/folder/directory.db") + " does not exist");
+  CHECK_FALSE(DatabaseFileExists(dir.File(""), &error));
+  CHECK(error.find("is a folder") != std::string::npos);
+  CHECK_FALSE(DatabaseFileExists(db + "/x.db", &error));  // a file where a folder should be
+  CHECK(error.find(db + "/x.db") != std::string::npos);
+  // Checking creates nothing.
+  CHECK_FALSE(DatabaseFileExists(dir.File("typo.db"), &error));
+  CHECK(::access(dir.File("typo.db").c_str(), F_OK) != 0);
+}
+
 TEST_CASE("EnsureDatabaseFolder creates missing folders and refuses a file in the way") {
   TempDir dir;
   struct Case {

@@ -115,9 +115,16 @@ class FakeDirectory : public Directory {
     return out;
   }
 
-  bool Ping(std::string*) override { return true; }
+  bool Ping(std::string* error) override {
+    if (ping_fails_ && error != nullptr) *error = "disk I/O error";
+    return !ping_fails_;
+  }
+  // Makes Ping report the store unavailable.
+  void set_ping_fails(bool fails) { ping_fails_ = fails; }
 
  private:
+  bool ping_fails_ = false;
+
   static std::string Lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -3,6 +3,7 @@
 #ifndef FRONTLINE_TESTS_UNIT_FAKE_OUTBOX_H_
 #define FRONTLINE_TESTS_UNIT_FAKE_OUTBOX_H_
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,16 +23,28 @@ class FakeOutbox : public Outbox {
     jobs_.push_back(job);
     return EnqueueResult::kEnqueued;
   }
-  OutboxCounts Counts(std::string*) override {
+  // Every stored job is pending and as old as set_oldest_pending_age_ms says; fails with
+  // set_fail like Enqueue.
+  OutboxCounts Counts(std::string* error) override {
     OutboxCounts counts;
+    if (fail_) {
+      *error = "disk I/O error";
+      return counts;
+    }
     counts.pending = static_cast<int64_t>(jobs_.size());
+    counts.failed = failed_;
+    if (counts.pending > 0) counts.oldest_pending_age_ms = oldest_pending_age_ms_;
     return counts;
   }
   void set_fail(bool fail) { fail_ = fail; }
+  void set_failed(int64_t failed) { failed_ = failed; }
+  void set_oldest_pending_age_ms(int64_t age_ms) { oldest_pending_age_ms_ = age_ms; }
   const std::vector<OutboxJob>& jobs() const { return jobs_; }
 
  private:
   bool fail_ = false;
+  int64_t failed_ = 0;
+  int64_t oldest_pending_age_ms_ = 0;
   std::set<std::string> keys_;
   std::vector<OutboxJob> jobs_;
 };

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -367,13 +369,64 @@ TEST_CASE("import: seed demo customers") {
   }
 }
 
-TEST_CASE("import: progress goes to stderr and ends with a newline") {
+// Everything written to `stream` so far; closes it.
+std::string ReadAndClose(std::FILE* stream) {
+  std::string out;
+  std::rewind(stream);
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), stream)) > 0) out.append(buffer, n);
+  std::fclose(stream);
+  return out;
+}
+
+size_t Count(const std::string& text, char c) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), c));
+}
+
+TEST_CASE("import: progress is drawn while importing and ends with a newline") {
   TempDir dir;
+  std::string json = "[";
+  for (int i = 0; i < 3000; ++i) {
+    if (i > 0) json += ",";
+    json += "{\"customer_id\":\"" + std::to_string(i) + "\",\"display_name\":\"C" +
+            std::to_string(i) + "\"}";
+  }
+  json += "]";
+  const std::string file = dir.Write("p.json", json);
   std::string error;
   ImportOptions options;
   options.progress = true;
-  const std::string json = dir.Write("p.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"}]");
-  CHECK(ImportFiles(dir.File("d.db"), {json}, options, nullptr, &error));
+  options.progress_stream = std::tmpfile();
+  REQUIRE(options.progress_stream != nullptr);
+  REQUIRE_MESSAGE(ImportFiles(dir.File("d.db"), {file}, options, nullptr, &error), error);
+  const std::string out = ReadAndClose(options.progress_stream);
+  INFO("progress: ", out);
+  // A bar redrawn in place: one update on the way (the first is never throttled), then the end.
+  CHECK(out.rfind("\rimport [", 0) == 0);
+  REQUIRE(Count(out, '\r') >= 2);
+  const std::string last = out.substr(out.rfind('\r'));
+  CHECK(last == "\rimport [##############################] 100.0%  3000 customers\n");
+  CHECK(Count(out, '\n') == 1);
+
+  // In-memory records report too.
+  options.progress_stream = std::tmpfile();
+  REQUIRE(ImportRecords(dir.File("r.db"), {MakeCustomer("a", "A")}, {}, options, nullptr, &error));
+  CHECK(ReadAndClose(options.progress_stream).find("100.0%  1 customers\n") != std::string::npos);
+
+  // A failed import ends the bar's line before the error is printed.
+  options.progress_stream = std::tmpfile();
+  const std::string bad = dir.Write("bad.json", "[{\"customer_id\":\"1\"}]");
+  CHECK_FALSE(ImportFiles(dir.File("b.db"), {bad}, options, nullptr, &error));
+  const std::string failed = ReadAndClose(options.progress_stream);
+  CHECK(!failed.empty());
+  CHECK(failed.back() == '\n');
+
+  // Without --progress (not a terminal) nothing is drawn.
+  options.progress = false;
+  options.progress_stream = std::tmpfile();
+  REQUIRE(ImportFiles(dir.File("q.db"), {file}, options, nullptr, &error));
+  CHECK(ReadAndClose(options.progress_stream).empty());
 }
 
 TEST_CASE("import: channels and links of any length and content round-trip") {

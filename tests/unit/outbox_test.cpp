@@ -259,9 +259,11 @@ TEST_CASE("outbox: retryable failures give up after 24 h") {
 
 TEST_CASE("outbox: MergeAttributes keeps existing keys") {
   std::string merged;
+  std::string error;
   bool changed = false;
   REQUIRE(MergeAttributes(R"({"customer_id":"old","x":[1,2]})",
-                          R"({"customer_id":"new","display_name":"Ann"})", &merged, &changed));
+                          R"({"customer_id":"new","display_name":"Ann"})", &merged, &changed,
+                          &error));
   CHECK(changed);
   rapidjson::Document doc;
   doc.Parse(merged.c_str());
@@ -270,15 +272,28 @@ TEST_CASE("outbox: MergeAttributes keeps existing keys") {
   CHECK(std::string(doc["display_name"].GetString()) == "Ann");
   CHECK(doc["x"].IsArray());
 
-  REQUIRE(MergeAttributes(R"({"a":1})", R"({"a":2})", &merged, &changed));
+  REQUIRE(MergeAttributes(R"({"a":1})", R"({"a":2})", &merged, &changed, &error));
   CHECK_FALSE(changed);
-  REQUIRE(MergeAttributes("", R"({"a":2})", &merged, &changed));
+  // No attributes at all are an empty object.
+  REQUIRE(MergeAttributes("", R"({"a":2})", &merged, &changed, &error));
   CHECK(changed);
   CHECK(merged == R"({"a":2})");
-  REQUIRE(MergeAttributes("not json", R"({})", &merged, &changed));
-  CHECK_FALSE(changed);
-  CHECK_FALSE(MergeAttributes("{}", "[1]", &merged, &changed));
-  CHECK_FALSE(MergeAttributes("{}", "", &merged, &changed));
+  CHECK_FALSE(MergeAttributes("{}", "[1]", &merged, &changed, &error));
+  CHECK(error == "job attributes are not a JSON object");
+  CHECK_FALSE(MergeAttributes("{}", "", &merged, &changed, &error));
+}
+
+TEST_CASE("outbox: MergeAttributes refuses attributes that are not a JSON object") {
+  for (const char* existing : {"not json", R"({"a":)", "[1,2]", R"("a string")", "42", "null"}) {
+    CAPTURE(existing);
+    std::string merged = "untouched";
+    std::string error;
+    bool changed = false;
+    CHECK_FALSE(MergeAttributes(existing, R"({"customer_id":"c1"})", &merged, &changed, &error));
+    CHECK(merged == "untouched");
+    CHECK(error.find("participant attributes are not") == 0);
+    CHECK(error.find("left unchanged") != std::string::npos);
+  }
 }
 
 TEST_CASE("outbox: set attributes merges and skips the update when nothing changes") {
@@ -286,7 +301,7 @@ TEST_CASE("outbox: set attributes merges and skips the update when nothing chang
   FakeRestClient client;
   client.SetAttributes("MB1", R"({"customer_id":"keep","vip":true})");
   client.SetAttributes("MB2", R"({"customer_id":"c2","display_name":"Bo","avatar":"a"})");
-  client.SetAttributes("MB3", "garbage");
+  client.SetAttributes("MB3", "");
   const std::string attrs = R"({"customer_id":"c1","display_name":"Ann","avatar":"https://a/1"})";
   Enqueue(f.outbox.get(), AttrsJob("CH1", "MB1", attrs));
   Enqueue(f.outbox.get(), AttrsJob("CH1", "MB2", R"({"customer_id":"c2","display_name":"X"})"));
@@ -310,6 +325,40 @@ TEST_CASE("outbox: set attributes merges and skips the update when nothing chang
   doc.Parse(mb3.c_str());
   REQUIRE(doc.IsObject());
   CHECK(std::string(doc["customer_id"].GetString()) == "c1");
+}
+
+TEST_CASE("outbox: attributes that are not a JSON object are left alone and the job failed") {
+  Fixture f;
+  FakeRestClient client;
+  client.SetAttributes("MB1", "garbage");
+  client.SetAttributes("MB2", R"(["a","list"])");
+  const std::string attrs = R"({"customer_id":"c1","display_name":"Ann"})";
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB1", attrs));
+  Enqueue(f.outbox.get(), AttrsJob("CH1", "MB2", attrs));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 2);
+  CHECK(client.CountCalls("fetch") == 2);
+  CHECK(client.CountCalls("update") == 0);
+  CHECK(client.Attributes("MB1") == "garbage");
+  CHECK(client.Attributes("MB2") == R"(["a","list"])");
+  std::vector<OutboxRow> rows = f.Rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].state == "failed");
+  CHECK(rows[0].last_error == "participant attributes are not valid JSON: left unchanged");
+  CHECK(rows[1].state == "failed");
+  CHECK(rows[1].last_error == "participant attributes are not a JSON object: left unchanged");
+  CHECK(dispatcher.failed() == 2);
+  std::string error;
+  CHECK(f.outbox->Counts(&error).failed == 2);
+  CHECK(dispatcher.RunOnce() == 0);  // kept, not retried
+
+  // Once someone fixes the participant, `outbox retry` merges as usual.
+  client.SetAttributes("MB1", R"({"vip":true})");
+  REQUIRE_MESSAGE(RetryJob(f.path, rows[0].id, &error), error);
+  f.now = SystemUnixMs();
+  CHECK(dispatcher.RunOnce() == 1);
+  CHECK(f.Row(rows[0].id).state == "done");
+  CHECK(client.Attributes("MB1") == R"({"vip":true,"customer_id":"c1","display_name":"Ann"})");
 }
 
 TEST_CASE("outbox: a failed fetch decides the outcome") {
@@ -440,19 +489,36 @@ class SlowClient : public RestClient {
 
 TEST_CASE("outbox: the dispatcher thread is woken by Enqueue") {
   Fixture f;
-  f.now = SystemUnixMs();
+  // The outbox reads its clock first thing in Claim, under the lock Enqueue also takes: once
+  // the dispatcher thread has read it, its first look for work (finding none) comes before
+  // any Enqueue, and then it waits for a wake-up or the poll interval.
+  std::atomic<int> clock_reads{0};
+  OutboxOptions outbox_options;
+  outbox_options.now_ms = [&clock_reads] {
+    clock_reads.fetch_add(1);
+    return SystemUnixMs();
+  };
+  std::string error;
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, outbox_options, &error);
+  REQUIRE_MESSAGE(outbox != nullptr, error);
   FakeRestClient client;
   DispatcherOptions options;
-  options.poll_interval_ms = 60000;  // only the wake-up can deliver within the test
-  OutboxDispatcher dispatcher(f.outbox.get(), &client, options);
+  options.poll_interval_ms = 600000;  // 10 min: only the wake-up can deliver within the test
+  OutboxDispatcher dispatcher(outbox.get(), &client, options);
   dispatcher.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the thread is now waiting
-  Enqueue(f.outbox.get(), AddJob("CH1"));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (clock_reads.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(clock_reads.load() > 0);
+  CHECK(dispatcher.done() == 0);
+  Enqueue(outbox.get(), AddJob("CH1"));
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (dispatcher.done() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   CHECK(dispatcher.done() == 1);
+  CHECK(client.CountCalls("add") == 1);
   dispatcher.Stop();
   dispatcher.Stop();  // idempotent
 }
@@ -477,6 +543,62 @@ TEST_CASE("outbox: Stop lets the delivery in progress finish and records it") {
   CHECK(rows[1].state == "pending");  // not started: left for the next process
   CHECK(rows[1].lease_owner.empty());
   CHECK(fake.CountCalls("add") == 1);
+}
+
+TEST_CASE("outbox: Counts reports the oldest pending job's age") {
+  Fixture f;
+  std::string error;
+  OutboxCounts counts = f.outbox->Counts(&error);
+  CHECK(error.empty());
+  CHECK(counts.pending == 0);
+  CHECK(counts.oldest_pending_age_ms == 0);
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  f.now = kStart + 1000;
+  Enqueue(f.outbox.get(), AddJob("CH2"));
+  f.now = kStart + 400000;
+  counts = f.outbox->Counts(&error);
+  CHECK(counts.pending == 2);
+  CHECK(counts.oldest_pending_age_ms == 400000);
+  // Done and failed jobs do not count, however old.
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(400, 50400));
+  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  CHECK(dispatcher.RunOnce() == 2);
+  counts = f.outbox->Counts(&error);
+  CHECK(counts.pending == 0);
+  CHECK(counts.failed == 1);
+  CHECK(counts.oldest_pending_age_ms == 0);
+}
+
+TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
+  Fixture f;
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(500));  // CH1's first attempt: retried after about 1 s
+  Enqueue(f.outbox.get(), AddJob("CH1"));
+  Enqueue(f.outbox.get(), AddJob("CH2"));
+  f.now = kStart + 10;
+  Enqueue(f.outbox.get(), AddJob("CH3"));
+  const int64_t ch3 = f.Rows().back().id;
+  // The run starts at +5, when CH3 is not due yet; its clock then jumps 100 s at every read,
+  // so CH1's retry is due again long before the run ends: it must wait for the next run.
+  f.now = kStart + 5;
+  std::atomic<int64_t>* now = &f.now;
+  OutboxOptions options;
+  options.now_ms = [now] { return now->fetch_add(100000); };
+  std::string error;
+  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, options, &error);
+  REQUIRE_MESSAGE(outbox != nullptr, error);
+  OutboxDispatcher dispatcher(outbox.get(), &client);
+  CHECK(dispatcher.DeliverDue() == 2);
+  CHECK(dispatcher.done() == 1);
+  CHECK(dispatcher.retried() == 1);
+  CHECK(client.CountCalls("add") == 2);
+  CHECK(f.Row(ch3).state == "pending");
+  CHECK(f.Row(ch3).attempts == 0);
+  // The next run takes both.
+  CHECK(dispatcher.DeliverDue() == 2);
+  CHECK(client.CountCalls("add") == 4);
+  CHECK(outbox->Counts(&error).pending == 0);
 }
 
 }  // namespace
