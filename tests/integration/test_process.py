@@ -212,6 +212,7 @@ class Sockets(unittest.TestCase):
             port = probe.getsockname()[1]
         with tempfile.TemporaryDirectory() as d:
             db = os.path.join(d, "directory.db")
+            import_empty_directory(db)
             r = run(["--listen", "0.0.0.0:%d" % port, "--directory", db], cwd=d)
             self.assertEqual(r.returncode, 78, r.stderr)
             message = r.stderr.decode()
@@ -231,6 +232,7 @@ class Sockets(unittest.TestCase):
             with self.subTest(extra=extra):
                 d = tempfile.mkdtemp(prefix="frontline-tcp-")
                 self.addCleanup(shutil.rmtree, d, True)
+                import_empty_directory(os.path.join(d, "directory.db"))
                 p = subprocess.Popen([BIN, "--listen", "0.0.0.0:%d" % port,
                                       "--directory", os.path.join(d, "directory.db")] + extra,
                                      env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import fastcgi_client
-from stack import AUTH_TOKEN, BIN, Stack, read_text, wait_for
+from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, read_text, wait_for
 
 HEALTH = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz"}
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
@@ -82,26 +82,40 @@ def pid_of(response):
 
 
 class StartUp(unittest.TestCase):
-    """Signals sent while the process starts (the mask is set, nothing serves yet) wait for it
-    to be ready, and are then honoured: never lost, never fatal for SIGHUP."""
+    """Signals sent while the process starts (before it serves) wait for it to be ready, and
+    are then honoured: never lost, never fatal for SIGHUP. The start-up is held at a known
+    point: the --templates file is a FIFO, so loading it waits until the test writes it."""
 
     def start(self, d):
+        import_empty_directory(os.path.join(d, "directory.db"))
+        self.fifo = os.path.join(d, "templates.json")
+        os.mkfifo(self.fifo)
         proc = subprocess.Popen([BIN, "--listen", "unix:" + os.path.join(d, "s.sock"),
                                  "--directory", os.path.join(d, "directory.db"),
-                                 "--log-file", os.path.join(d, "log")],
+                                 "--templates", self.fifo, "--log-file", os.path.join(d, "log")],
                                 env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=d)
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         self.addCleanup(proc.stderr.close)
-        # The earliest moment the process can be told anything: its stop signals are blocked.
+        # Its stop signals are blocked from the start; it cannot serve (nor wait for signals)
+        # before the FIFO is written, so from here until release() it is in start-up.
         wait_for(lambda: status_mask("/proc/%d/status" % proc.pid, "SigBlk") & STOP_SIGNALS ==
                  STOP_SIGNALS or proc.poll() is not None, timeout=10, what="signals blocked")
+        self.assertIsNone(proc.poll(), "exited during start-up")
         return proc
+
+    def release(self):
+        """Lets start-up go on: writes the templates file."""
+        with open(self.fifo, "w") as f:
+            f.write('[{"display_name":"Openers","templates":[{"content":"Hello {{Name}}"}]}]')
 
     def test_sigterm_during_start_up_stops_it_cleanly(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
             with self.subTest(signal=sig), tempfile.TemporaryDirectory() as d:
                 proc = self.start(d)
                 proc.send_signal(sig)
+                time.sleep(0.2)
+                self.assertIsNone(proc.poll(), "the signal killed it during start-up")
+                self.release()
                 self.assertEqual(proc.wait(timeout=20), 0, proc.stderr.read())
                 log = read_text(os.path.join(d, "log"))
                 self.assertIn("serving", log)
@@ -111,6 +125,9 @@ class StartUp(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             proc = self.start(d)
             proc.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            self.assertIsNone(proc.poll(), "SIGHUP killed it during start-up")
+            self.release()
             path = os.path.join(d, "s.sock")
             wait_for(lambda: os.path.exists(path), what="the socket")
             self.assertEqual(fastcgi_client.request(path, HEALTH)[0], 200)
