@@ -266,7 +266,8 @@ class SlowPeers(unittest.TestCase):
             for s in silent:
                 self.assertTrue(closed_within(s, 5))
                 s.close()
-            self.assertIn("no request within the read timeout", stack.read_log())
+            wait_for(lambda: stack.read_log().count("no request within the read timeout") == 8,
+                     what="a log line for each silent connection")
 
     def test_a_dribbling_request_is_cut_off_at_the_read_timeout(self):
         with Stack(args=["--threads", "1", "--read-timeout", "2"]) as stack:
