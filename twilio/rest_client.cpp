@@ -210,6 +210,18 @@ std::optional<Participant> ParseParticipant(std::string_view body) {
   return participant;
 }
 
+RestResult ParseRestResponse(int http_status, std::string body) {
+  RestResult result;
+  result.http_status = http_status;
+  result.body = std::move(body);
+  if (http_status >= 200 && http_status < 300) {
+    result.participant = ParseParticipant(result.body);
+  } else if (http_status >= 400) {
+    result.error = ParseTwilioError(result.body);
+  }
+  return result;
+}
+
 bool IsValidSid(std::string_view sid) {
   if (sid.empty() || sid.size() > kMaxSidLength) return false;
   for (char c : sid) {
@@ -405,12 +417,9 @@ RestResult CurlRestClient::Perform(bool post, const std::string& path, const std
     result.transport_message = Redact(std::move(message), config_.auth_token);
     return result;
   }
-  if (status >= 200 && status < 300) {
-    result.participant = ParseParticipant(result.body);
-  } else if (status >= 400) {
-    result.error = ParseTwilioError(result.body);
-  }
-  return result;
+  RestResult parsed = ParseRestResponse(static_cast<int>(status), std::move(result.body));
+  parsed.retry_after_seconds = result.retry_after_seconds;
+  return parsed;
 }
 
 }  // namespace frontline

@@ -139,6 +139,33 @@ TEST_CASE("rest client: participant JSON") {
   CHECK_FALSE(ParseParticipant(R"({"sid":5})"));
 }
 
+TEST_CASE("rest client: ParseRestResponse reads the body the status calls for") {
+  const std::string participant = R"({"sid":"MB1","identity":"alice@example.com"})";
+  RestResult created = ParseRestResponse(201, participant);
+  CHECK(created.http_status == 201);
+  CHECK(created.transport_error == TransportError::kNone);
+  CHECK(created.body == participant);
+  REQUIRE(created.participant);
+  CHECK(created.participant->identity == "alice@example.com");
+  CHECK_FALSE(created.error);
+  CHECK(Classify(created) == Outcome::kDone);
+
+  RestResult exists = ParseRestResponse(409, R"({"code":50433,"message":"exists","status":409})");
+  CHECK_FALSE(exists.participant);
+  REQUIRE(exists.error);
+  CHECK(exists.error->code == 50433);
+  CHECK(Classify(exists) == Outcome::kDone);
+
+  // A 2xx body that is not a participant, an error body that is not Twilio's, a 3xx: no parse.
+  CHECK_FALSE(ParseRestResponse(200, "<html>").participant);
+  CHECK_FALSE(ParseRestResponse(503, "Service Unavailable").error);
+  CHECK(Classify(ParseRestResponse(503, "Service Unavailable")) == Outcome::kRetry);
+  RestResult redirect = ParseRestResponse(302, participant);
+  CHECK_FALSE(redirect.participant);
+  CHECK_FALSE(redirect.error);
+  CHECK(Classify(redirect) == Outcome::kFailed);
+}
+
 TEST_CASE("rest client: form encoding round-trips through the form decoder") {
   const FormFields fields = {
       {"Identity", "alice+bob@example.com"},
