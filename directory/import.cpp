@@ -1146,7 +1146,10 @@ class JsonFileReader {
   }
 
  private:
-  static constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
+  // Iterative: RapidJSON's default recursive descent overflows the stack on a record nested
+  // a few hundred thousand levels deep (e.g. an unknown member of "[[[[…").
+  static constexpr unsigned kFlags =
+      rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag;
   static constexpr unsigned kValidatingFlags = kFlags | rapidjson::kParseValidateEncodingFlag;
 
   std::string Where(size_t line) const { return name_ + ":" + std::to_string(line); }

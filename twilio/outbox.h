@@ -132,7 +132,9 @@ Delivery DeliverJob(const OutboxJob& job, RestClient* client);
 
 // `existing` (a participant's attributes; invalid or empty reads as {}) with the members of the
 // JSON object `additions` added where absent. Returns false when `additions` is not a JSON
-// object. `*changed` says whether anything was added; `*merged` is the serialised result.
+// object. `*changed` says whether anything was added. `*merged` is `existing` byte for byte
+// (up to a NUL, where JSON parsing stops too) with the added members before its closing brace,
+// or only the added members when `existing` is not an object. Any nesting depth is safe.
 bool MergeAttributes(std::string_view existing, std::string_view additions, std::string* merged,
                      bool* changed);
 

@@ -161,6 +161,24 @@ TEST_CASE("import: ParseImportData reads a file's content without a database") {
   CHECK(error == "in.txt: unsupported file type (expected .json or .csv)");
 }
 
+TEST_CASE("import: JSON nested a million levels deep is an error or ignored, not a crash") {
+  // Found by hand after the fuzz runs (import_json_fuzz inputs stay small): RapidJSON's recursive
+  // parser overflowed the stack on deeply nested input.
+  const size_t depth = 1 << 20;
+  std::vector<Customer> customers;
+  std::string error;
+  CHECK_FALSE(ParseImportData("deep.json", std::string(depth, '['), &customers, nullptr, &error));
+  CHECK(error.rfind("deep.json:1: JSON syntax error", 0) == 0);
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  REQUIRE_MESSAGE(ParseImportData("deep.json",
+                                  R"([{"customer_id":"1","display_name":"A","unknown":)" + nested +
+                                      "}]",
+                                  &customers, nullptr, &error),
+                  error);
+  REQUIRE(customers.size() == 1);
+  CHECK(customers[0].display_name == "A");
+}
+
 TEST_CASE("import: every error names file and line, and changes nothing") {
   TempDir dir;
   const std::string db = dir.File("d.db");

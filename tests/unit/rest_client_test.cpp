@@ -166,6 +166,20 @@ TEST_CASE("rest client: ParseRestResponse reads the body the status calls for") 
   CHECK(Classify(redirect) == Outcome::kFailed);
 }
 
+TEST_CASE("rest client: a deeply nested answer is parsed without recursion") {
+  // Found by hand after the fuzz runs: RapidJSON's recursive parser overflowed the stack on a
+  // body of 1 MiB of '[' (the client keeps answers up to 1 MiB).
+  const size_t depth = 1 << 20;
+  CHECK_FALSE(ParseParticipant(std::string(depth, '[')));
+  CHECK_FALSE(ParseTwilioError(std::string(depth, '{')));
+  CHECK_FALSE(ParseRestResponse(200, std::string(depth, '[')).participant);
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  auto participant = ParseParticipant(R"({"sid":"MB1","extra":)" + nested + "}");
+  REQUIRE(participant);
+  CHECK(participant->sid == "MB1");
+  CHECK(ParseTwilioError(R"({"code":20001,"details":)" + nested + "}")->code == 20001);
+}
+
 TEST_CASE("rest client: form encoding round-trips through the form decoder") {
   const FormFields fields = {
       {"Identity", "alice+bob@example.com"},
