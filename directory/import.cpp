@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -677,14 +678,42 @@ struct Location {
   }
 };
 
+// Where validated records go: the database (Pipeline) or a list (ParseImportData).
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual bool AddCustomer(Customer&& customer, std::string* error) = 0;
+  virtual bool AddWorker(const Worker& worker, std::string* error) = 0;
+};
+
+// Keeps the records in memory, for ParseImportData; never fails.
+class CollectingSink : public RecordSink {
+ public:
+  CollectingSink(std::vector<Customer>* customers, std::vector<Worker>* workers)
+      : customers_(customers), workers_(workers) {}
+
+  bool AddCustomer(Customer&& customer, std::string*) override {
+    if (customers_ != nullptr) customers_->push_back(std::move(customer));
+    return true;
+  }
+  bool AddWorker(const Worker& worker, std::string*) override {
+    if (workers_ != nullptr) workers_->push_back(worker);
+    return true;
+  }
+
+ private:
+  std::vector<Customer>* customers_;
+  std::vector<Worker>* workers_;
+};
+
 // Runs the Writer on its own thread, fed batches of prepared records through a small bounded
 // queue: parsing/validation and SQLite then use both cores. The first writer error stops the
 // import (reported by Add*/Finish); nothing is committed here.
-class Pipeline {
+class Pipeline : public RecordSink {
  public:
   explicit Pipeline(Writer* writer) : writer_(writer), thread_([this] { Run(); }) {}
 
-  ~Pipeline() {
+  ~Pipeline() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
@@ -694,12 +723,12 @@ class Pipeline {
     if (thread_.joinable()) thread_.join();
   }
 
-  bool AddCustomer(Customer&& customer, std::string* error) {
+  bool AddCustomer(Customer&& customer, std::string* error) override {
     if (current_.customers.empty()) current_.customers.reserve(kBatchSize);
     current_.customers.push_back(std::move(customer));
     return current_.customers.size() < kBatchSize || Submit(error);
   }
-  bool AddWorker(const Worker& worker, std::string* error) {
+  bool AddWorker(const Worker& worker, std::string* error) override {
     current_.workers.push_back(worker);
     return current_.workers.size() < kBatchSize || Submit(error);
   }
@@ -853,7 +882,7 @@ class IdSet {
 
 class Importer {
  public:
-  Importer(Pipeline* pipeline, ImportStats* stats) : pipeline_(pipeline), stats_(stats) {}
+  Importer(RecordSink* sink, ImportStats* stats) : sink_(sink), stats_(stats) {}
 
   // `utf8_checked`: the caller already knows every string is valid UTF-8.
   bool AddCustomer(Customer&& customer, const Location& where, bool utf8_checked,
@@ -869,7 +898,7 @@ class Importer {
                "\" (first at " + first.ToString() + ")";
       return false;
     }
-    if (!pipeline_->AddCustomer(std::move(customer), error)) return false;
+    if (!sink_->AddCustomer(std::move(customer), error)) return false;
     ++stats_->customers;
     return true;
   }
@@ -884,7 +913,7 @@ class Importer {
       *error = where.ToString() + ": duplicate worker identity \"" + worker.identity + "\"";
       return false;
     }
-    if (!pipeline_->AddWorker(worker, error)) return false;
+    if (!sink_->AddWorker(worker, error)) return false;
     ++stats_->workers;
     return true;
   }
@@ -892,7 +921,7 @@ class Importer {
   size_t customers() const { return stats_->customers; }
 
  private:
-  Pipeline* pipeline_;
+  RecordSink* sink_;
   ImportStats* stats_;
   IdSet customer_ids_;
   std::unordered_set<std::string> worker_ids_;
@@ -1126,7 +1155,10 @@ class JsonFileReader {
   }
 
  private:
-  static constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
+  // Iterative: RapidJSON's default recursive descent overflows the stack on a record nested
+  // a few hundred thousand levels deep (e.g. an unknown member of "[[[[…").
+  static constexpr unsigned kFlags =
+      rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag;
   static constexpr unsigned kValidatingFlags = kFlags | rapidjson::kParseValidateEncodingFlag;
 
   std::string Where(size_t line) const { return name_ + ":" + std::to_string(line); }
@@ -1674,6 +1706,44 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
   progress.Finish(local_stats.customers);
   if (stats != nullptr) *stats = local_stats;
   return true;
+}
+
+bool ParseImportData(const std::string& name, std::string_view data,
+                     std::vector<Customer>* customers, std::vector<Worker>* workers,
+                     std::string* error) {
+  std::string detail;
+  const std::string ext = LowercaseExtension(name);
+  if (ext != "json" && ext != "csv") {
+    if (error != nullptr) *error = name + ": unsupported file type (expected .json or .csv)";
+    return false;
+  }
+  CollectingSink sink(customers, workers);
+  ImportStats stats;
+  Importer importer(&sink, &stats);
+  Progress progress(ImportOptions{}, 0);
+  bool ok;
+  if (ext == "json") {
+    MemoryLineStream in(data);
+    ok = JsonFileReader<MemoryLineStream>(name, &in, &importer, &progress, 0, IsValidUtf8(data))
+             .Read(&detail);
+  } else {
+    // The CSV reader works on a FILE*, as ImportFiles gives it; fmemopen reads `data` in place
+    // (the buffer is only read: "rb").
+    std::unique_ptr<std::FILE, FileCloser> file(
+        fmemopen(const_cast<char*>(data.data()), data.size(), "rb"));
+    if (!file) {
+      if (error != nullptr) *error = name + ": " + std::strerror(errno);
+      return false;
+    }
+    auto in = std::make_unique<LineStream>(file.get());
+    ok = CsvFileReader(name, in.get(), &importer, &progress, 0).Read(&detail);
+    if (ok && in->read_error()) {
+      ok = false;
+      detail = name + ": read error";
+    }
+  }
+  if (!ok && error != nullptr) *error = detail;
+  return ok;
 }
 
 std::vector<Customer> SeedDemoCustomers(const std::string& phone1, const std::string& phone2,

@@ -57,6 +57,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "directory/customer.h"
@@ -85,6 +86,15 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
 bool ImportRecords(const std::string& db_path, const std::vector<Customer>& customers,
                    const std::vector<Worker>& workers, const ImportOptions& options,
                    ImportStats* stats, std::string* error);
+
+// Parses and validates one import file held in memory (`data`; the format comes from the
+// extension of `name`, which also prefixes errors) with the same readers and checks as
+// ImportFiles, duplicates within the file included, but without a database: the records are
+// appended to `customers` and `workers` (either may be null). False with `error` =
+// "name:line: reason"; the vectors then hold the records read before the error.
+bool ParseImportData(const std::string& name, std::string_view data,
+                     std::vector<Customer>* customers, std::vector<Worker>* workers,
+                     std::string* error);
 
 // The seed's two demo customers (reference §12), built from CUSTOMER_PHONE_1, CUSTOMER_PHONE_2
 // and Worker_Identity:

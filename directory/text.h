@@ -12,6 +12,10 @@ namespace frontline {
 // True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+// `s` with every byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD
+// (the replacement character); valid input comes back unchanged.
+std::string ToValidUtf8(std::string_view s);
+
 // Lowercases `s` for comparisons: ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic capitals
 // map to their small letters (simple one-to-one folds, no length changes such as ß → ss); every
 // other byte is copied unchanged, so invalid UTF-8 passes through and the result is stable.

@@ -141,39 +141,53 @@ int64_t SystemUnixMs() {
 
 bool MergeAttributes(std::string_view existing, std::string_view additions, std::string* merged,
                      bool* changed, std::string* error) {
+  // Iterative parsing and no re-serialisation of `existing`: the participant's attributes come
+  // from Twilio (up to the REST client's 1 MiB), and both RapidJSON's recursive parser and its
+  // recursive Accept would overflow the stack on deeply nested input. `existing` is kept byte
+  // for byte instead, with the new members spliced in before its closing brace.
   rapidjson::Document add;
-  add.Parse(additions.data(), additions.size());
+  add.Parse<rapidjson::kParseIterativeFlag>(additions.data(), additions.size());
   if (add.HasParseError() || !add.IsObject()) {
     SetError(error, "job attributes are not a JSON object");
     return false;
   }
+  // RapidJSON stops at a NUL byte; so does the text kept.
+  existing = existing.substr(0, existing.find('\0'));
   rapidjson::Document doc;
-  if (existing.empty()) {
-    doc.SetObject();
-  } else {
-    doc.Parse(existing.data(), existing.size());
-    // Someone else's attributes that we cannot merge into: replacing them with an object of
-    // our keys would destroy them.
-    if (doc.HasParseError() || !doc.IsObject()) {
-      SetError(error, doc.HasParseError()
-                          ? "participant attributes are not valid JSON: left unchanged"
-                          : "participant attributes are not a JSON object: left unchanged");
-      return false;
-    }
+  if (existing.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    existing = "{}";
   }
-  *changed = false;
-  auto& alloc = doc.GetAllocator();
-  for (auto& member : add.GetObject()) {
-    if (doc.HasMember(member.name)) continue;
-    rapidjson::Value name(member.name, alloc);
-    rapidjson::Value value(member.value, alloc);
-    doc.AddMember(name, value, alloc);
-    *changed = true;
+  doc.Parse<rapidjson::kParseIterativeFlag>(existing.data(), existing.size());
+  // Someone else's attributes that we cannot merge into: replacing them with an object of our
+  // keys would destroy them.
+  if (doc.HasParseError() || !doc.IsObject()) {
+    SetError(error, doc.HasParseError()
+                        ? "participant attributes are not valid JSON: left unchanged"
+                        : "participant attributes are not a JSON object: left unchanged");
+    return false;
   }
+
+  // The members to add, as an object of their own ("{...}"), written from our own shallow JSON.
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  doc.Accept(writer);
-  merged->assign(buffer.GetString(), buffer.GetSize());
+  writer.StartObject();
+  *changed = false;
+  for (const auto& member : add.GetObject()) {
+    if (doc.HasMember(member.name)) continue;
+    member.name.Accept(writer);
+    member.value.Accept(writer);
+    *changed = true;
+  }
+  writer.EndObject();
+  const std::string_view added(buffer.GetString(), buffer.GetSize());
+  // A parsed object ends in '}' followed by nothing but JSON whitespace.
+  size_t close = existing.find_last_not_of(" \t\r\n");
+  merged->assign(existing.substr(0, close));
+  if (*changed) {
+    if (doc.MemberCount() > 0) merged->push_back(',');
+    merged->append(added.substr(1, added.size() - 2));
+  }
+  merged->push_back('}');
   return true;
 }
 
@@ -195,7 +209,8 @@ Delivery DeliverJob(const OutboxJob& job, RestClient* client) {
     return FromResult(client->AddParticipant(job.conversation_sid, job.identity), 1);
   }
   rapidjson::Document check;
-  check.Parse(job.attributes_json.data(), job.attributes_json.size());
+  check.Parse<rapidjson::kParseIterativeFlag>(job.attributes_json.data(),
+                                              job.attributes_json.size());
   if (check.HasParseError() || !check.IsObject()) {
     Delivery d;
     d.outcome = Outcome::kFailed;

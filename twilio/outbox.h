@@ -138,8 +138,10 @@ Delivery DeliverJob(const OutboxJob& job, RestClient* client);
 
 // `existing` (a participant's attributes; empty reads as {}) with the members of the JSON
 // object `additions` added where absent. `*changed` says whether anything was added; `*merged`
-// is the serialised result. False with `error` set, and nothing merged, when `additions` or
-// `existing` is not a JSON object (invalid JSON, an array, a string, ...).
+// is `existing` byte for byte (up to a NUL, where JSON parsing stops too) with the added
+// members before its closing brace. False with `error` set, and nothing merged, when
+// `additions` or `existing` is not a JSON object (invalid JSON, an array, a string, ...).
+// Any nesting depth is safe (iterative parsing, no re-serialisation of `existing`).
 [[nodiscard]] bool MergeAttributes(std::string_view existing, std::string_view additions,
                                    std::string* merged, bool* changed, std::string* error);
 

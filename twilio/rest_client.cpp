@@ -27,8 +27,12 @@ std::string MemberString(const rapidjson::Value& object, const char* name) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
+// Iterative, not RapidJSON's default recursive descent: a body of 1 MiB of '[' would otherwise
+// recurse once per bracket and overflow the dispatcher thread's stack.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
+
 bool ParseObject(std::string_view body, rapidjson::Document* document) {
-  document->Parse(body.data(), body.size());
+  document->Parse<kParseFlags>(body.data(), body.size());
   return !document->HasParseError() && document->IsObject();
 }
 
@@ -212,6 +216,18 @@ std::optional<Participant> ParseParticipant(std::string_view body) {
   return participant;
 }
 
+RestResult ParseRestResponse(int http_status, std::string body) {
+  RestResult result;
+  result.http_status = http_status;
+  result.body = std::move(body);
+  if (http_status >= 200 && http_status < 300) {
+    result.participant = ParseParticipant(result.body);
+  } else if (http_status >= 400) {
+    result.error = ParseTwilioError(result.body);
+  }
+  return result;
+}
+
 bool IsValidSid(std::string_view sid) {
   if (sid.empty() || sid.size() > kMaxSidLength) return false;
   for (char c : sid) {
@@ -328,7 +344,7 @@ RestResult CurlRestClient::UpdateParticipantAttributes(std::string_view conversa
   if (auto invalid = CheckSids(conversation_sid, &participant_sid)) return *invalid;
   // Twilio would answer 400; checking here keeps a programming error out of the retry loop.
   rapidjson::Document document;
-  document.Parse(attributes_json.data(), attributes_json.size());
+  document.Parse<kParseFlags>(attributes_json.data(), attributes_json.size());
   if (document.HasParseError()) return InvalidRequest("attributes are not valid JSON");
   std::string path = ParticipantsPath(conversation_sid);
   path += '/';
@@ -408,12 +424,9 @@ RestResult CurlRestClient::Perform(bool post, const std::string& path, const std
     result.transport_message = RedactUrlsInText(Redact(std::move(message), config_.auth_token));
     return result;
   }
-  if (status >= 200 && status < 300) {
-    result.participant = ParseParticipant(result.body);
-  } else if (status >= 400) {
-    result.error = ParseTwilioError(result.body);
-  }
-  return result;
+  RestResult parsed = ParseRestResponse(static_cast<int>(status), std::move(result.body));
+  parsed.retry_after_seconds = result.retry_after_seconds;
+  return parsed;
 }
 
 }  // namespace frontline

@@ -86,6 +86,12 @@ std::optional<TwilioError> ParseTwilioError(std::string_view body);
 // A null identity or messaging_binding reads as empty; a missing attributes reads as "{}".
 std::optional<Participant> ParseParticipant(std::string_view body);
 
+// What a complete HTTP answer means (no transport error): `http_status` and `body` kept, the
+// participant parsed from a 2xx body, Twilio's error from a >= 400 body (either may then still
+// be absent when the body is not what Twilio sends). CurlRestClient uses it once libcurl has
+// the whole answer; Retry-After comes from the headers and is left to the caller.
+RestResult ParseRestResponse(int http_status, std::string body);
+
 // True when `sid` can go into a URL path unescaped: 1 to 64 ASCII letters and digits.
 bool IsValidSid(std::string_view sid);
 

@@ -118,6 +118,69 @@ TEST_CASE("import: CSV") {
   CHECK(directory->FindWorker("bob@example.com")->whatsapp_number == "whatsapp:+15550008888");
 }
 
+TEST_CASE("import: ParseImportData reads a file's content without a database") {
+  std::vector<Customer> customers;
+  std::vector<Worker> workers;
+  std::string error;
+  REQUIRE_MESSAGE(ParseImportData("in.json",
+                                  R"({"customers":[{"customer_id":7,"display_name":"Ann",)"
+                                  R"("channels":[{"type":"sms","value":"+15551112222"}]}],)"
+                                  R"("workers":[{"identity":"alice@example.com"}]})",
+                                  &customers, &workers, &error),
+                  error);
+  REQUIRE(customers.size() == 1);
+  CHECK(customers[0].customer_id == "7");
+  CHECK(customers[0].channels.at(0).value == "+15551112222");
+  REQUIRE(workers.size() == 1);
+  CHECK(workers[0].identity == "alice@example.com");
+
+  customers.clear();
+  workers.clear();
+  REQUIRE_MESSAGE(ParseImportData("in.CSV",
+                                  "customer_id,display_name,channel_type,channel_value\n"
+                                  "1,\"Martin, Joseph\",sms,+15558675310\n"
+                                  "1,,whatsapp,whatsapp:+15558675310\n"
+                                  "\n"
+                                  "identity,sms_number\n"
+                                  "bob@example.com,+15550009999",
+                                  &customers, &workers, &error),
+                  error);
+  REQUIRE(customers.size() == 1);
+  CHECK(customers[0].display_name == "Martin, Joseph");
+  CHECK(customers[0].channels.size() == 2);
+  REQUIRE(workers.size() == 1);
+  CHECK(workers[0].sms_number == "+15550009999");
+
+  // The same checks and messages as ImportFiles, the empty file included.
+  CHECK(ParseImportData("in.csv", "", nullptr, nullptr, &error));
+  CHECK_FALSE(ParseImportData("in.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"},\n"
+                                         "{\"customer_id\":\"1\",\"display_name\":\"B\"}]",
+                              nullptr, nullptr, &error));
+  CHECK(error == "in.json:2: duplicate customer_id \"1\" (first at in.json:1)");
+  CHECK_FALSE(ParseImportData("in.csv", "customer_id\n1\n", nullptr, nullptr, &error));
+  CHECK(error == "in.csv:1: the header needs the columns customer_id and display_name");
+  CHECK_FALSE(ParseImportData("in.txt", "", nullptr, nullptr, &error));
+  CHECK(error == "in.txt: unsupported file type (expected .json or .csv)");
+}
+
+TEST_CASE("import: JSON nested a million levels deep is an error or ignored, not a crash") {
+  // Found by hand after the fuzz runs (import_json_fuzz inputs stay small): RapidJSON's recursive
+  // parser overflowed the stack on deeply nested input.
+  const size_t depth = 1 << 20;
+  std::vector<Customer> customers;
+  std::string error;
+  CHECK_FALSE(ParseImportData("deep.json", std::string(depth, '['), &customers, nullptr, &error));
+  CHECK(error.rfind("deep.json:1: JSON syntax error", 0) == 0);
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  REQUIRE_MESSAGE(ParseImportData("deep.json",
+                                  R"([{"customer_id":"1","display_name":"A","unknown":)" + nested +
+                                      "}]",
+                                  &customers, nullptr, &error),
+                  error);
+  REQUIRE(customers.size() == 1);
+  CHECK(customers[0].display_name == "A");
+}
+
 TEST_CASE("import: every error names file and line, and changes nothing") {
   TempDir dir;
   const std::string db = dir.File("d.db");

@@ -296,6 +296,33 @@ TEST_CASE("outbox: MergeAttributes refuses attributes that are not a JSON object
   }
 }
 
+TEST_CASE("outbox: MergeAttributes keeps the existing text and survives any nesting") {
+  std::string merged;
+  std::string error;
+  bool changed = false;
+  // Existing members stay as Twilio has them (number formats, spacing), new ones are appended.
+  REQUIRE(MergeAttributes("{\"a\": 1.10, \"b\":[ ]} \n", R"({"customer_id":"1","a":2})", &merged,
+                          &changed, &error));
+  CHECK(changed);
+  CHECK(merged == R"({"a": 1.10, "b":[ ],"customer_id":"1"})");
+  REQUIRE(MergeAttributes("{ }", R"({"customer_id":"1"})", &merged, &changed, &error));
+  CHECK(merged == R"({ "customer_id":"1"})");
+  REQUIRE(MergeAttributes(std::string("{}\0junk", 7), R"({"x":1})", &merged, &changed, &error));
+  CHECK(merged == R"({"x":1})");
+
+  // Found by hand after the fuzz runs (rest_response_fuzz inputs stay below 4 KiB): attributes
+  // nested a million levels deep overflowed the stack, in RapidJSON's recursive parser and
+  // then in its recursive writer.
+  const size_t depth = 1 << 20;
+  const std::string deep = "{\"x\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  REQUIRE(MergeAttributes(deep, R"({"customer_id":"1"})", &merged, &changed, &error));
+  CHECK(changed);
+  CHECK(merged == deep.substr(0, deep.size() - 1) + R"(,"customer_id":"1"})");
+  // Deep garbage is refused like any other attributes that are not an object, without a crash.
+  const std::string unclosed(depth, '[');
+  CHECK_FALSE(MergeAttributes(unclosed, R"({"customer_id":"1"})", &merged, &changed, &error));
+}
+
 TEST_CASE("outbox: set attributes merges and skips the update when nothing changes") {
   Fixture f;
   FakeRestClient client;

@@ -141,6 +141,47 @@ TEST_CASE("rest client: participant JSON") {
   CHECK_FALSE(ParseParticipant(R"({"sid":5})"));
 }
 
+TEST_CASE("rest client: ParseRestResponse reads the body the status calls for") {
+  const std::string participant = R"({"sid":"MB1","identity":"alice@example.com"})";
+  RestResult created = ParseRestResponse(201, participant);
+  CHECK(created.http_status == 201);
+  CHECK(created.transport_error == TransportError::kNone);
+  CHECK(created.body == participant);
+  REQUIRE(created.participant);
+  CHECK(created.participant->identity == "alice@example.com");
+  CHECK_FALSE(created.error);
+  CHECK(Classify(created) == Outcome::kDone);
+
+  RestResult exists = ParseRestResponse(409, R"({"code":50433,"message":"exists","status":409})");
+  CHECK_FALSE(exists.participant);
+  REQUIRE(exists.error);
+  CHECK(exists.error->code == 50433);
+  CHECK(Classify(exists) == Outcome::kDone);
+
+  // A 2xx body that is not a participant, an error body that is not Twilio's, a 3xx: no parse.
+  CHECK_FALSE(ParseRestResponse(200, "<html>").participant);
+  CHECK_FALSE(ParseRestResponse(503, "Service Unavailable").error);
+  CHECK(Classify(ParseRestResponse(503, "Service Unavailable")) == Outcome::kRetry);
+  RestResult redirect = ParseRestResponse(302, participant);
+  CHECK_FALSE(redirect.participant);
+  CHECK_FALSE(redirect.error);
+  CHECK(Classify(redirect) == Outcome::kFailed);
+}
+
+TEST_CASE("rest client: a deeply nested answer is parsed without recursion") {
+  // Found by hand after the fuzz runs: RapidJSON's recursive parser overflowed the stack on a
+  // body of 1 MiB of '[' (the client keeps answers up to 1 MiB).
+  const size_t depth = 1 << 20;
+  CHECK_FALSE(ParseParticipant(std::string(depth, '[')));
+  CHECK_FALSE(ParseTwilioError(std::string(depth, '{')));
+  CHECK_FALSE(ParseRestResponse(200, std::string(depth, '[')).participant);
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  auto participant = ParseParticipant(R"({"sid":"MB1","extra":)" + nested + "}");
+  REQUIRE(participant);
+  CHECK(participant->sid == "MB1");
+  CHECK(ParseTwilioError(R"({"code":20001,"details":)" + nested + "}")->code == 20001);
+}
+
 TEST_CASE("rest client: form encoding round-trips through the form decoder") {
   const FormFields fields = {
       {"Identity", "alice+bob@example.com"},

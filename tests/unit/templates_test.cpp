@@ -348,6 +348,20 @@ TEST_CASE("templates: a loaded set replaces the built-in one and output is JSON-
   CHECK(templates[1].MemberCount() == 1);
 }
 
+TEST_CASE("templates: a Worker that is not UTF-8 still gives valid JSON (fuzz finding)") {
+  // dispatch_fuzz: Worker=alice%A0%01 rendered into {{Author}} put a raw 0xA0 byte into the
+  // answer, which is then not JSON (RFC 8259 requires UTF-8).
+  HandlerFixture f;
+  f.directory.AddCustomer(MakeCustomer("4", "Zoë"));
+  const Response r = HandleTemplates(TemplatesRequest("4", "alice\xA0\x01"), f.services);
+  REQUIRE(r.status == 200);
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(r.body.c_str(), r.body.size());
+  REQUIRE_FALSE(doc.HasParseError());
+  CHECK(Str(doc[0]["templates"][0]["content"]).find("alice\xEF\xBF\xBD\x01.") !=
+        std::string::npos);
+}
+
 TEST_CASE("templates: errors answer 400, 404, 422 and 503") {
   struct Case {
     const char* name;

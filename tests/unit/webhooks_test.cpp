@@ -120,6 +120,18 @@ TEST_CASE("conversations: onConversationAdd names the conversation") {
   CHECK(f.outbox.jobs().empty());
 }
 
+TEST_CASE("conversations: an address that is not UTF-8 still gives valid JSON") {
+  // The unknown address is the friendly_name as received; a stray byte becomes U+FFFD rather
+  // than making the PRE-event answer invalid JSON (which would block the conversation).
+  WebhookFixture f;
+  Response r = HandleConversations(
+      FormRequest("/callbacks/twilio-conversations",
+                  {{"EventType", "onConversationAdd"}, {"MessagingBinding.Address", "+1555\xff"}}),
+      f.services);
+  CHECK(r.status == 200);
+  CHECK(r.body == "{\"friendly_name\":\"+1555\xEF\xBF\xBD\",\"attributes\":\"{}\"}");
+}
+
 TEST_CASE("conversations: onParticipantAdded enqueues the attribute merge for customers only") {
   WebhookFixture f;
   Response r = HandleConversations(
