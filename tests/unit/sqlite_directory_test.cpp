@@ -78,7 +78,7 @@ TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
   REQUIRE(db != nullptr);
   CHECK(SchemaVersion(db) == LatestSchemaVersion());
   CHECK(directory->Ping(&error));
-  CHECK_FALSE(directory->FindById("1").has_value());
+  CHECK(directory->FindById("1").absent());
   auto again = SqliteDirectory::Open(dir.File("new.db"), &error);
   CHECK(again != nullptr);
 
@@ -96,7 +96,7 @@ TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
 TEST_CASE("sqlite directory: FindById") {
   Fixture f;
   auto joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Joseph Martin");
   CHECK(joe->avatar == "https://example.com/joe.png");
   CHECK(joe->worker == "alice@example.com");
@@ -107,9 +107,9 @@ TEST_CASE("sqlite directory: FindById") {
   REQUIRE(joe->links.size() == 2);
   CHECK(joe->links[1].display_name == "Record");
   CHECK(joe->details.content == "Product: Unobtanium\n\nQuantity: 1000");
-  CHECK_FALSE(f.directory->FindById("999").has_value());
-  CHECK_FALSE(f.directory->FindById("").has_value());
-  CHECK_FALSE(f.directory->FindById("3 ").has_value());
+  CHECK(f.directory->FindById("999").absent());
+  CHECK(f.directory->FindById("").absent());
+  CHECK(f.directory->FindById("3 ").absent());
 }
 
 TEST_CASE("sqlite directory: FindByAddress") {
@@ -136,14 +136,14 @@ TEST_CASE("sqlite directory: FindByAddress") {
     CAPTURE(c.address);
     auto found = f.directory->FindByAddress(c.address);
     if (c.id == nullptr) {
-      CHECK_FALSE(found.has_value());
+      CHECK(found.absent());
     } else {
-      REQUIRE(found.has_value());
+      REQUIRE(found.found());
       CHECK(found->customer_id == c.id);
     }
   }
   auto joe = f.directory->FindByAddress("whatsapp:+15558675310");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->channels.size() == 2);
   CHECK(joe->links.size() == 2);
 }
@@ -151,14 +151,14 @@ TEST_CASE("sqlite directory: FindByAddress") {
 TEST_CASE("sqlite directory: workers") {
   Fixture f;
   auto bob = f.directory->FindWorker("bob@example.com");
-  REQUIRE(bob.has_value());
+  REQUIRE(bob.found());
   CHECK(bob->sms_number == "+15550009999");
   CHECK(bob->whatsapp_number == "whatsapp:+15550009999");
   auto alice = f.directory->FindWorker("alice@example.com");
-  REQUIRE(alice.has_value());
+  REQUIRE(alice.found());
   CHECK(alice->sms_number.empty());
-  CHECK_FALSE(f.directory->FindWorker("nobody@example.com").has_value());
-  CHECK(f.directory->WorkersWithCustomers() ==
+  CHECK(f.directory->FindWorker("nobody@example.com").absent());
+  CHECK(f.directory->WorkersWithCustomers().value() ==
         std::vector<std::string>{"alice@example.com", "bob@example.com"});
 }
 
@@ -365,10 +365,10 @@ TEST_CASE("sqlite directory: two threads at once, each with its own connection")
     connections[index] = f.directory->ThreadConnection();
     for (int i = 0; i < 300; ++i) {
       auto joe = f.directory->FindById("3");
-      if (!joe || joe->channels.size() != 2) ++failures;
-      if (!f.directory->FindByAddress("whatsapp:+15558675310")) ++failures;
+      if (!joe.found() || joe->channels.size() != 2) ++failures;
+      if (!f.directory->FindByAddress("whatsapp:+15558675310").found()) ++failures;
       if (f.List("bob").customers.size() != 2) ++failures;
-      if (!f.directory->FindWorker("bob@example.com")) ++failures;
+      if (!f.directory->FindWorker("bob@example.com").found()) ++failures;
     }
   };
   std::thread a(work, 0), b(work, 1);
@@ -394,14 +394,14 @@ TEST_CASE("sqlite directory: readers see the old data while an import transactio
                        "DELETE FROM addresses;",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   auto joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Joseph Martin");
   CHECK(joe->channels.size() == 2);
-  CHECK(f.directory->FindByAddress("+15558675310").has_value());
+  CHECK(f.directory->FindByAddress("+15558675310").found());
   REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(other);
   joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Changed");
   CHECK(joe->channels.empty());
 }
