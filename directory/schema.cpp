@@ -170,10 +170,12 @@ bool DecodeLinksBlob(std::string_view blob, std::vector<Link>* links) {
 
 int LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
 
-sqlite3* OpenConnection(const std::string& path, std::string* error) {
+sqlite3* OpenConnection(const std::string& path, std::string* error, bool create) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                               SQLITE_OPEN_NOMUTEX,
+                           nullptr);
   if (rc != SQLITE_OK) {
     if (error != nullptr) *error = SqliteError(db, "open " + path);
     sqlite3_close(db);

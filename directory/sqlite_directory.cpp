@@ -229,8 +229,9 @@ SqliteDirectory::Connection* SqliteDirectory::ThisThread(std::string* error) {
         break;
     }
   }
-  // Open outside the lock: it may wait on the busy timeout.
-  sqlite3* db = OpenConnection(path_, error);
+  // Open outside the lock: it may wait on the busy timeout. Never create the file here: a
+  // directory deleted under a running responder must stay unavailable, not come back empty.
+  sqlite3* db = OpenConnection(path_, error, /*create=*/false);
   if (db == nullptr) return nullptr;
   std::unique_ptr<Connection> connection = NewConnection(db, path_, error);
   if (connection == nullptr) return nullptr;
