@@ -58,7 +58,7 @@ class SqliteDirectory : public Directory {
 
   // The calling thread's connection to the directory database (opened and configured like all
   // directory connections, see OpenConnection in schema.h: WAL, busy timeout, foreign keys,
-  // synchronous=NORMAL, memory map), for other components that keep their tables in the same
+  // synchronous=NORMAL, no memory map), for other components that keep their tables in the same
   // file. Owned by the directory: do not close it; use it only on the calling thread; it lives
   // until the directory is destroyed or until a directory call on this thread fails or finds
   // the file replaced (then it is closed and the next call opens another). Statements the
