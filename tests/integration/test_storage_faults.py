@@ -2,7 +2,9 @@
 unavailable"} with Retry-After, never a 404, an empty list or a guessed worker; a corrupt row
 hurts only its customer; the file replaced by garbage under a running responder (in place, as
 `cp` does, and by rename) makes it answer 503 without crashing, and it recovers by itself once
-the good file is back."""
+the good file is back. And imports that cannot finish (a full disk, kill -9) leave the
+directory as it was and intact."""
+import json
 import os
 import shutil
 import subprocess
@@ -214,6 +216,95 @@ class StorageFaults(unittest.TestCase):
         wait_for(lambda: self.details("3").status == 200, timeout=10,
                  what="details 200 once the file is readable")
         self.assert_alive()
+
+
+def write_customers(path, count, prefix="g"):
+    """A JSON import file of `count` generated customers (about 200 bytes each)."""
+    with open(path, "w") as f:
+        f.write('{"customers":[')
+        for i in range(count):
+            if i:
+                f.write(",")
+            f.write(json.dumps({
+                "customer_id": "%s%d" % (prefix, i),
+                "display_name": "Generated Customer %d" % i,
+                "worker": "worker%d@example.com" % (i % 20),
+                "channels": [{"type": "sms", "value": "+1555%07d" % i},
+                             {"type": "whatsapp", "value": "whatsapp:+1555%07d" % i}],
+                "details": {"title": "Notes", "content": "Customer number %d" % i},
+            }))
+        f.write("]}")
+
+
+def integrity(db):
+    return run("sqlite3", db, "PRAGMA integrity_check").stdout.strip()
+
+
+def export(db):
+    return run(BIN, "export", "--directory", db).stdout
+
+
+class ImportFaults(unittest.TestCase):
+    """`frontline-fcgi import` is one transaction (SPEC §8): when it cannot finish, nothing of
+    it is visible and the file is not damaged."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="frontline-if-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    @unittest.skipIf(os.geteuid() != 0, "mounting a small tmpfs needs root")
+    def test_full_disk_during_import(self):
+        mnt = os.path.join(self.tmp, "small")
+        os.mkdir(mnt)
+        run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt)
+        self.addCleanup(run, "umount", mnt)
+        db = os.path.join(mnt, "directory.db")
+        run(BIN, "import", "--directory", db, EXAMPLES)
+        before = export(db)
+        big = os.path.join(self.tmp, "big.json")  # outside the tmpfs
+        write_customers(big, 40000)  # several times what fits in 3 MiB
+        for replace in (False, True):
+            with self.subTest(replace=replace):
+                args = [BIN, "import", "--directory", db] + (["--replace"] if replace else [])
+                r = run(*(args + [big]), check=False)
+                self.assertEqual(r.returncode, 74, r.stderr)  # EX_IOERR, not 65 "bad data"
+                lines = [line for line in r.stderr.splitlines() if line.strip()]
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn("full", lines[0].lower(), lines[0])
+                self.assertEqual(integrity(db), "ok")
+                self.assertEqual(export(db), before)
+        # The space is given back: a small import still works afterwards.
+        small = os.path.join(self.tmp, "small.json")
+        write_customers(small, 10, prefix="s")
+        run(BIN, "import", "--directory", db, small)
+        self.assertIn('"s9"', export(db))
+        self.assertEqual(integrity(db), "ok")
+
+    def test_kill_9_mid_import(self):
+        db = os.path.join(self.tmp, "directory.db")
+        run(BIN, "import", "--directory", db, EXAMPLES)
+        before = export(db)
+        big = os.path.join(self.tmp, "big.json")
+        write_customers(big, 150000)
+        for replace in (False, True):
+            with self.subTest(replace=replace):
+                args = [BIN, "import", "--directory", db] + (["--replace"] if replace else [])
+                proc = subprocess.Popen(args + [big], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env=ENV)
+                try:
+                    # Midway: the transaction has written to the WAL but not committed.
+                    wal = db + "-wal"
+                    wait_for(lambda: proc.poll() is not None or
+                             (os.path.exists(wal) and os.path.getsize(wal) > 4 << 20),
+                             timeout=60, what="the import writing its transaction")
+                    self.assertIsNone(proc.poll(), "the import finished before it was killed")
+                finally:
+                    proc.kill()  # SIGKILL
+                    proc.wait()
+                self.assertEqual(proc.returncode, -9)
+                self.assertEqual(integrity(db), "ok")
+                self.assertEqual(export(db), before)
 
 
 if __name__ == "__main__":

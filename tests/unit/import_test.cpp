@@ -256,9 +256,11 @@ TEST_CASE("import: a failure half-way leaves the database unchanged") {
   ImportOptions replace;
   replace.replace = true;
   for (const ImportOptions& options : {ImportOptions{}, replace}) {
-    CHECK_FALSE(ImportFiles(db, {good, bad}, options, nullptr, &error));
+    ImportStats stats;
+    CHECK_FALSE(ImportFiles(db, {good, bad}, options, &stats, &error));
     CHECK(error ==
           bad + ":2002: invalid channel type \"telex\" (expected sms, whatsapp, chat or email)");
+    CHECK_FALSE(stats.database_failed);  // the input's fault: exit 65
     CHECK(Dump(db) == before);
   }
   // In-memory records: the same all-or-nothing rule, named by index.
@@ -268,6 +270,22 @@ TEST_CASE("import: a failure half-way leaves the database unchanged") {
   CHECK_FALSE(ImportRecords(db, {}, {{"", "", ""}}, {}, nullptr, &error));
   CHECK(error == "workers[0]: missing worker identity");
   CHECK(Dump(db) == before);
+}
+
+TEST_CASE("import: a database that fails is reported as such, not as bad input") {
+  TempDir dir;
+  const std::string good =
+      dir.Write("good.json", "[{\"customer_id\":\"g\",\"display_name\":\"G\"}]");
+  const std::string garbage = dir.Write("garbage.db", std::string(8192, 'x'));
+  std::string error;
+  ImportStats stats;
+  CHECK_FALSE(ImportFiles(garbage, {good}, {}, &stats, &error));
+  CHECK(stats.database_failed);
+  CHECK_FALSE(error.empty());
+  ImportStats records_stats;
+  CHECK_FALSE(ImportRecords(dir.File("no/such/dir.db"), {MakeCustomer("a", "A")}, {}, {},
+                            &records_stats, &error));
+  CHECK(records_stats.database_failed);
 }
 
 TEST_CASE("import: upsert versus --replace") {
