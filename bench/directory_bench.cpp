@@ -228,12 +228,12 @@ int Main(int argc, char** argv) {
   std::vector<uint64_t> picks(samples);
   for (auto& p : picks) p = rng() % n;
   // Warm the page cache a little, as a running responder would be.
-  for (int i = 0; i < 200; ++i) directory->FindById(Generate(picks[i % samples]).id);
+  for (int i = 0; i < 200; ++i) (void)directory->FindById(Generate(picks[i % samples]).id);
 
   int misses = 0;
   std::printf("lookups (in-process, real SQLite file):\n");
   Stats by_id = Measure(samples, [&](int i) {
-    if (!directory->FindById(Generate(picks[i]).id)) ++misses;
+    if (!directory->FindById(Generate(picks[i]).id).found()) ++misses;
   });
   Print("GetCustomerDetailsByCustomerId (FindById)", by_id, 1000);
 
@@ -306,7 +306,7 @@ int Main(int argc, char** argv) {
     Generated g = Generate(picks[i]);
     std::string address =
         "whatsapp:" + g.phone.substr(0, 2) + " " + g.phone.substr(2, 3) + "-" + g.phone.substr(5);
-    if (!directory->FindByAddress(address)) ++misses;
+    if (!directory->FindByAddress(address).found()) ++misses;
   });
   Print("FindByAddress (whatsapp:+1 200-…)", by_address, 1000);
   std::printf("  (average hits per search page: name %.1f, phone %.1f; misses: %d)\n",

@@ -733,6 +733,12 @@ class Pipeline : public RecordSink {
     return current_.workers.size() < kBatchSize || Submit(error);
   }
 
+  // True once the writer failed (a database error, not the input's).
+  bool writer_failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
+
   // Waits until everything submitted is written. False with `error` on a writer failure.
   bool Finish(std::string* error) {
     if (!Submit(error)) return false;
@@ -1619,8 +1625,12 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
     handles.push_back(std::move(f));
   }
 
+  auto database_failed = [stats] {
+    if (stats != nullptr) stats->database_failed = true;
+  };
   Writer writer;
   if (!writer.Begin(db_path, options.replace, &detail)) {
+    database_failed();
     if (error != nullptr) *error = detail;
     return false;
   }
@@ -1656,12 +1666,15 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
     }
     if (!ok) {
       progress.Abort();
+      if (pipeline.writer_failed()) database_failed();
       if (error != nullptr) *error = detail;
       return false;  // ~Writer rolls back
     }
     base += consumed;
   }
   if (!pipeline.Finish(&detail) || !writer.Commit(&detail)) {
+    progress.Abort();
+    database_failed();  // the input was read whole: what failed is the writing
     if (error != nullptr) *error = detail;
     return false;
   }
@@ -1675,8 +1688,12 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
                    ImportStats* stats, std::string* error) {
   std::string detail;
   ImportStats local_stats;
+  auto database_failed = [stats] {
+    if (stats != nullptr) stats->database_failed = true;
+  };
   Writer writer;
   if (!writer.Begin(db_path, options.replace, &detail)) {
+    database_failed();
     if (error != nullptr) *error = detail;
     return false;
   }
@@ -1688,6 +1705,7 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
     Customer copy = customers[i];
     if (!importer.AddCustomer(std::move(copy), Location{&customers_name, i, true}, false,
                               &detail)) {
+      if (pipeline.writer_failed()) database_failed();
       if (error != nullptr) *error = detail;
       return false;
     }
@@ -1695,11 +1713,13 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
   }
   for (size_t i = 0; i < workers.size(); ++i) {
     if (!importer.AddWorker(workers[i], Location{&workers_name, i, true}, &detail)) {
+      if (pipeline.writer_failed()) database_failed();
       if (error != nullptr) *error = detail;
       return false;
     }
   }
   if (!pipeline.Finish(&detail) || !writer.Commit(&detail)) {
+    database_failed();
     if (error != nullptr) *error = detail;
     return false;
   }

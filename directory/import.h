@@ -73,11 +73,15 @@ struct ImportOptions {
 struct ImportStats {
   size_t customers = 0;  // customers written (inserted or updated)
   size_t workers = 0;    // workers written
+  // Set on failure when the database failed (disk full, I/O error, lock timeout, a file that is
+  // no database), not the input: the caller can say so (exit 74 rather than 65).
+  bool database_failed = false;
 };
 
 // Imports `files` (see the formats above) into the database at `db_path`, creating the file
 // and schema when missing. True on success with `stats` (may be null) filled. False with
-// `error` = "file:line: reason" (or a database/file error) and the database unchanged.
+// `error` = "file:line: reason" (or a database/file error), stats->database_failed set when the
+// database failed, and the database unchanged.
 bool ImportFiles(const std::string& db_path, const std::vector<std::string>& files,
                  const ImportOptions& options, ImportStats* stats, std::string* error);
 

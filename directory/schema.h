@@ -50,14 +50,15 @@ namespace frontline {
 // The schema version this build writes and reads (the number of migrations).
 int LatestSchemaVersion();
 
-// Opens (creating if missing) the database at `path` and configures the connection:
+// Opens the database at `path` (creating the file when missing, unless `create` is false) and
+// configures the connection:
 // busy_timeout=5000, page_size=16384 (takes effect only when the file is created: fewer, larger
 // pages make bulk loads and checkpoints cheaper), journal_mode=WAL, foreign_keys=ON,
-// synchronous=NORMAL, mmap_size=1 GiB (reads map the file instead of copying each page into
-// the connection's cache, which keeps random row reads cheap with large pages), and registers
-// the SQL function fl_match_all(search_text, terms) used by search. Does not migrate.
+// synchronous=NORMAL, no memory map (a file truncated under a mapped reader raises SIGBUS; see
+// schema.cpp for the measured cost) and a 16 MiB page cache, and registers the SQL function
+// fl_match_all(search_text, terms) used by search. Does not migrate.
 // Returns nullptr with `error` set on failure.
-sqlite3* OpenConnection(const std::string& path, std::string* error);
+sqlite3* OpenConnection(const std::string& path, std::string* error, bool create = true);
 
 // Brings the schema to LatestSchemaVersion() (see above). False with `error` set on failure,
 // including a database written by a newer build (its version is higher than ours).

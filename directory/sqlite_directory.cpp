@@ -1,7 +1,9 @@
 #include "directory/sqlite_directory.h"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
+#include <memory>
 
 #include "directory/address.h"
 #include "directory/cursor.h"
@@ -105,11 +107,19 @@ void BindNamed(sqlite3_stmt* stmt, const char* name, int64_t value) {
   if (index > 0) BindInt(stmt, index, value);
 }
 
+// The first 100 bytes of a SQLite file: the magic string, page size, change counter, ...
+constexpr int kHeaderSize = 100;
+constexpr char kSqliteMagic[] = "SQLite format 3";  // with its NUL: 16 bytes
+
+// What a connection's file looks like now, against what it looked like when it was opened.
+enum class FileState { kSame, kChanged, kNotADatabase };
+
 }  // namespace
 
 struct SqliteDirectory::Connection {
   sqlite3* db = nullptr;
   sqlite3_stmt* statements[kStatementCount] = {};
+  char header[kHeaderSize] = {};  // the file's header as last seen
 
   ~Connection() {
     for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
@@ -132,7 +142,47 @@ struct SqliteDirectory::Connection {
     }
     return true;
   }
+
+  // Reads the database file's header through SQLite's own file handle (opening a second
+  // descriptor on the file and closing it would drop SQLite's POSIX locks). False when the
+  // file is shorter than a header or does not start with SQLite's magic string.
+  bool ReadHeader(char* out) {
+    sqlite3_file* file = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+        file == nullptr || file->pMethods == nullptr) {
+      return false;
+    }
+    if (file->pMethods->xRead(file, out, kHeaderSize, 0) != SQLITE_OK) return false;
+    return std::memcmp(out, kSqliteMagic, sizeof kSqliteMagic) == 0;
+  }
+
+  // Two cheap system calls (a stat of the path, a 100-byte read) that catch what SQLite's
+  // page cache would otherwise hide: the path renamed over or deleted (kChanged: reopen to
+  // see the new file), the file rewritten in place with something else (kNotADatabase), or a
+  // changed header, which a checkpoint also causes (kChanged: a reopen drops cached pages that
+  // may no longer be the file's).
+  FileState Check() {
+    int moved = 0;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved) {
+      return FileState::kChanged;
+    }
+    char now[kHeaderSize];
+    if (!ReadHeader(now)) return FileState::kNotADatabase;
+    return std::memcmp(now, header, kHeaderSize) == 0 ? FileState::kSame : FileState::kChanged;
+  }
 };
+
+std::unique_ptr<SqliteDirectory::Connection> SqliteDirectory::NewConnection(sqlite3* db,
+                                                                            const std::string& path,
+                                                                            std::string* error) {
+  auto connection = std::make_unique<Connection>();
+  connection->db = db;
+  if (!connection->ReadHeader(connection->header)) {
+    if (error != nullptr) *error = "open " + path + ": file is not a database";
+    return nullptr;
+  }
+  return connection;
+}
 
 SqliteDirectory::SqliteDirectory(std::string path) : path_(std::move(path)) {}
 
@@ -147,30 +197,60 @@ std::unique_ptr<SqliteDirectory> SqliteDirectory::Open(const std::string& path,
     if (error != nullptr) *error = detail;
     return nullptr;
   }
-  std::unique_ptr<SqliteDirectory> directory(new SqliteDirectory(path));
   // Keep the migrating connection as this thread's connection.
-  auto connection = std::make_unique<Connection>();
-  connection->db = db;
+  auto connection = NewConnection(db, path, &detail);
+  if (connection == nullptr) {
+    if (error != nullptr) *error = detail;
+    return nullptr;
+  }
+  std::unique_ptr<SqliteDirectory> directory(new SqliteDirectory(path));
   directory->connections_[std::this_thread::get_id()] = std::move(connection);
   return directory;
 }
 
 SqliteDirectory::Connection* SqliteDirectory::ThisThread(std::string* error) {
   const std::thread::id self = std::this_thread::get_id();
+  Connection* existing = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = connections_.find(self);
-    if (it != connections_.end()) return it->second.get();
+    if (it != connections_.end()) existing = it->second.get();
   }
-  // Open outside the lock: it may wait on the busy timeout.
-  sqlite3* db = OpenConnection(path_, error);
+  if (existing != nullptr) {
+    switch (existing->Check()) {
+      case FileState::kSame:
+        return existing;
+      case FileState::kNotADatabase:
+        *error = path_ + ": file is not a database (replaced or truncated?)";
+        DropThisThread();
+        return nullptr;
+      case FileState::kChanged:
+        DropThisThread();  // and open the file as it is now
+        break;
+    }
+  }
+  // Open outside the lock: it may wait on the busy timeout. Never create the file here: a
+  // directory deleted under a running responder must stay unavailable, not come back empty.
+  sqlite3* db = OpenConnection(path_, error, /*create=*/false);
   if (db == nullptr) return nullptr;
-  auto connection = std::make_unique<Connection>();
-  connection->db = db;
+  std::unique_ptr<Connection> connection = NewConnection(db, path_, error);
+  if (connection == nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(mu_);
   Connection* raw = connection.get();
   connections_[self] = std::move(connection);
   return raw;
+}
+
+void SqliteDirectory::DropThisThread() {
+  std::unique_ptr<Connection> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = connections_.find(std::this_thread::get_id());
+    if (it == connections_.end()) return;
+    dropped = std::move(it->second);
+    connections_.erase(it);
+  }
+  // Closed outside the lock.
 }
 
 sqlite3* SqliteDirectory::ThreadConnection(std::string* error) {
@@ -190,20 +270,22 @@ void SqliteDirectory::RecordError(const std::string& error) {
   last_error_ = error;
 }
 
+void SqliteDirectory::Fail(const std::string& error) {
+  RecordError(error);
+  DropThisThread();
+}
+
 std::string SqliteDirectory::last_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_error_;
 }
 
-// Steps `stmt` (already bound; reset by the caller) and loads the customer of its first row
-// with channels and links. nullopt without `error` when there is no row.
-std::optional<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stmt* stmt,
-                                                      std::string* error) {
+Lookup<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stmt* stmt, bool* db_failed) {
   int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc == SQLITE_DONE) return Lookup<Customer>::Absent();
   if (rc != SQLITE_ROW) {
-    *error = SqliteError(c->db, "find customer");
-    return std::nullopt;
+    *db_failed = true;
+    return Lookup<Customer>::Unavailable(SqliteError(c->db, "find customer"));
   }
   Customer customer;
   customer.customer_id = ColumnText(stmt, 0);
@@ -214,51 +296,69 @@ std::optional<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stm
   customer.worker = ColumnText(stmt, 5);
   if (!DecodeChannelsBlob(ColumnBlob(stmt, 6), &customer.channels) ||
       !DecodeLinksBlob(ColumnBlob(stmt, 7), &customer.links)) {
-    *error =
-        "find customer: malformed channels or links of customer \"" + customer.customer_id + "\"";
-    return std::nullopt;
+    return Lookup<Customer>::Unavailable(
+        "find customer: malformed channels or links of customer \"" + customer.customer_id + "\"");
   }
-  return customer;
+  return Lookup<Customer>::Found(std::move(customer));
 }
 
-std::optional<Customer> SqliteDirectory::FindOne(int statement, std::string_view key) {
+Lookup<Customer> SqliteDirectory::FindOne(int statement, std::string_view key) {
   std::string error;
   Connection* c = ThisThread(&error);
-  std::optional<Customer> result;
+  if (c == nullptr) {
+    Fail(error);
+    return Lookup<Customer>::Unavailable(error);
+  }
+  bool db_failed = false;
+  Lookup<Customer> result = Lookup<Customer>::Absent();
   // One read transaction: the customer row and its children come from the same snapshot.
-  if (c != nullptr && c->Run(kBegin, &error)) {
+  if (!c->Run(kBegin, &error)) {
+    db_failed = true;
+  } else {
     if (sqlite3_stmt* stmt = c->Get(static_cast<StatementId>(statement), &error)) {
       StatementReset reset(stmt);
       BindText(stmt, 1, key);
-      result = LoadCustomer(c, stmt, &error);
+      result = LoadCustomer(c, stmt, &db_failed);
+    } else {
+      db_failed = true;
     }
-    if (!c->Run(error.empty() ? kCommit : kRollback, &error)) result.reset();
+    std::string end_error;
+    if (!c->Run(db_failed ? kRollback : kCommit, &end_error) && !db_failed) {
+      db_failed = true;
+      error = end_error;
+    }
   }
-  if (!error.empty()) {
-    RecordError(error);
-    return std::nullopt;
+  if (db_failed) {
+    if (error.empty()) error = result.error();
+    Fail(error);
+    return Lookup<Customer>::Unavailable(error);
   }
+  if (result.unavailable()) RecordError(result.error());  // a row that cannot be decoded
   return result;
 }
 
-std::optional<Customer> SqliteDirectory::FindById(std::string_view customer_id) {
+Lookup<Customer> SqliteDirectory::FindById(std::string_view customer_id) {
   return FindOne(kFindById, customer_id);
 }
 
-std::optional<Customer> SqliteDirectory::FindByAddress(std::string_view address) {
+Lookup<Customer> SqliteDirectory::FindByAddress(std::string_view address) {
   const std::string normalised = NormaliseAddress(address);
-  if (normalised.empty()) return std::nullopt;
+  if (normalised.empty()) return Lookup<Customer>::Absent();
   return FindOne(kFindByAddress, normalised);
 }
 
 ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
   ListResult result;
+  auto unavailable = [&](const std::string& error) {
+    Fail(error);
+    ListResult failed;
+    failed.status = ListResult::Status::kUnavailable;
+    failed.error = error;
+    return failed;
+  };
   std::string error;
   Connection* c = ThisThread(&error);
-  if (c == nullptr) {
-    RecordError(error);
-    return result;
-  }
+  if (c == nullptr) return unavailable(error);
 
   // Where the page starts: strictly after this position ("" "" = the beginning).
   CursorPosition after;
@@ -271,22 +371,20 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
     after = std::move(*decoded);
   } else if (!request.anchor.empty()) {
     sqlite3_stmt* stmt = c->Get(kSortKeyOf, &error);
-    if (stmt == nullptr) {
-      RecordError(error);
-      return result;
+    if (stmt == nullptr) return unavailable(error);
+    int rc;
+    {
+      StatementReset reset(stmt);
+      BindText(stmt, 1, request.anchor);
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) after.sort_key = ColumnText(stmt, 0);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "find anchor");
     }
-    StatementReset reset(stmt);
-    BindText(stmt, 1, request.anchor);
-    int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) {
       result.status = ListResult::Status::kBadAnchor;
       return result;
     }
-    if (rc != SQLITE_ROW) {
-      RecordError(SqliteError(c->db, "find anchor"));
-      return result;
-    }
-    after.sort_key = ColumnText(stmt, 0);
+    if (rc != SQLITE_ROW) return unavailable(error);
     after.customer_id = request.anchor;
   }
 
@@ -310,78 +408,84 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
     id = request.all_workers ? kWalkAll : kWalkWorker;
   }
   sqlite3_stmt* stmt = c->Get(id, &error);
-  if (stmt == nullptr) {
-    RecordError(error);
-    return result;
-  }
+  if (stmt == nullptr) return unavailable(error);
   const size_t page_size = std::clamp<size_t>(request.page_size, 1, 1000);
-  StatementReset reset(stmt);
-  BindNamed(stmt, ":w", request.worker);
-  BindNamed(stmt, ":k", after.sort_key);
-  BindNamed(stmt, ":i", after.customer_id);
-  BindNamed(stmt, ":t", JoinTerms(filter_terms));
-  BindNamed(stmt, ":n", static_cast<int64_t>(page_size + 1));  // one more: is there a next page?
-  if (indexed) {
-    BindNamed(stmt, ":lo", *longest);
-    BindNamed(stmt, ":hi", PrefixUpperBound(*longest));
-    // Numbers also match at their end: a second range over the reversed digits (else empty).
-    std::string reversed = IsDigits(*longest) ? ReversedDigitsToken(*longest) : std::string();
-    BindNamed(stmt, ":rlo", reversed);
-    BindNamed(stmt, ":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
-  }
   int rc;
-  std::string last_sort_key;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    if (result.customers.size() == page_size) {
-      result.next_page_token = EncodeCursor({last_sort_key, result.customers.back().customer_id});
-      break;
+  {
+    StatementReset reset(stmt);
+    BindNamed(stmt, ":w", request.worker);
+    BindNamed(stmt, ":k", after.sort_key);
+    BindNamed(stmt, ":i", after.customer_id);
+    BindNamed(stmt, ":t", JoinTerms(filter_terms));
+    BindNamed(stmt, ":n", static_cast<int64_t>(page_size + 1));  // one more: is there a next page?
+    if (indexed) {
+      BindNamed(stmt, ":lo", *longest);
+      BindNamed(stmt, ":hi", PrefixUpperBound(*longest));
+      // Numbers also match at their end: a second range over the reversed digits (else empty).
+      std::string reversed = IsDigits(*longest) ? ReversedDigitsToken(*longest) : std::string();
+      BindNamed(stmt, ":rlo", reversed);
+      BindNamed(stmt, ":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
     }
-    result.customers.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)});
-    last_sort_key = ColumnText(stmt, 3);
+    std::string last_sort_key;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      if (result.customers.size() == page_size) {
+        result.next_page_token = EncodeCursor({last_sort_key, result.customers.back().customer_id});
+        break;
+      }
+      result.customers.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)});
+      last_sort_key = ColumnText(stmt, 3);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "list customers");
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    RecordError(SqliteError(c->db, "list customers"));
-    result.customers.clear();
-    result.next_page_token.clear();
-  }
+  // The statements are reset before Fail closes the connection they belong to.
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unavailable(error);
   return result;
 }
 
-std::optional<Worker> SqliteDirectory::FindWorker(std::string_view identity) {
+Lookup<Worker> SqliteDirectory::FindWorker(std::string_view identity) {
   std::string error;
   Connection* c = ThisThread(&error);
   sqlite3_stmt* stmt = c != nullptr ? c->Get(kFindWorker, &error) : nullptr;
   if (stmt == nullptr) {
-    RecordError(error);
-    return std::nullopt;
+    Fail(error);
+    return Lookup<Worker>::Unavailable(error);
   }
-  StatementReset reset(stmt);
-  BindText(stmt, 1, identity);
-  int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) {
-    return Worker{ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)};
+  int rc;
+  Worker worker;
+  {
+    StatementReset reset(stmt);
+    BindText(stmt, 1, identity);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) worker = {ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)};
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "find worker");
   }
-  if (rc != SQLITE_DONE) RecordError(SqliteError(c->db, "find worker"));
-  return std::nullopt;
+  if (rc == SQLITE_ROW) return Lookup<Worker>::Found(std::move(worker));
+  if (rc == SQLITE_DONE) return Lookup<Worker>::Absent();
+  Fail(error);
+  return Lookup<Worker>::Unavailable(error);
 }
 
-std::vector<std::string> SqliteDirectory::WorkersWithCustomers() {
+Lookup<std::vector<std::string>> SqliteDirectory::WorkersWithCustomers() {
+  using Result = Lookup<std::vector<std::string>>;
   std::vector<std::string> workers;
   std::string error;
   Connection* c = ThisThread(&error);
   sqlite3_stmt* stmt = c != nullptr ? c->Get(kWorkersWithCustomers, &error) : nullptr;
   if (stmt == nullptr) {
-    RecordError(error);
-    return workers;
+    Fail(error);
+    return Result::Unavailable(error);
   }
-  StatementReset reset(stmt);
   int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) workers.push_back(ColumnText(stmt, 0));
-  if (rc != SQLITE_DONE) {
-    RecordError(SqliteError(c->db, "workers with customers"));
-    workers.clear();
+  {
+    StatementReset reset(stmt);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) workers.push_back(ColumnText(stmt, 0));
+    if (rc != SQLITE_DONE) error = SqliteError(c->db, "workers with customers");
   }
-  return workers;
+  if (rc != SQLITE_DONE) {
+    Fail(error);
+    return Result::Unavailable(error);
+  }
+  return Result::Found(std::move(workers));
 }
 
 bool SqliteDirectory::Ping(std::string* error) {
@@ -389,11 +493,15 @@ bool SqliteDirectory::Ping(std::string* error) {
   Connection* c = ThisThread(&detail);
   sqlite3_stmt* stmt = c != nullptr ? c->Get(kPing, &detail) : nullptr;
   if (stmt != nullptr) {
-    StatementReset reset(stmt);
-    if (sqlite3_step(stmt) == SQLITE_ROW) return true;
-    detail = SqliteError(c->db, "ping");
+    bool ok;
+    {
+      StatementReset reset(stmt);
+      ok = sqlite3_step(stmt) == SQLITE_ROW;
+      if (!ok) detail = SqliteError(c->db, "ping");
+    }
+    if (ok) return true;
   }
-  RecordError(detail);
+  Fail(detail);
   if (error != nullptr) *error = detail;
   return false;
 }

@@ -2,14 +2,20 @@
 // host and by `import` running at the same time.
 //
 // Thread-safety: all public methods may be called from any number of threads at once. Each
-// calling thread gets its own connection (opened lazily, kept until the directory is destroyed)
-// with its own cached prepared statements; connections are never shared between threads.
-// Reads that touch several tables run in one read transaction, and WAL gives each one a
-// snapshot, so a reader never sees a half-applied import.
+// calling thread gets its own connection (opened lazily) with its own cached prepared
+// statements; connections are never shared between threads. Reads that touch several tables
+// run in one read transaction, and WAL gives each one a snapshot, so a reader never sees a
+// half-applied import.
 //
-// Lookups have no error channel in the Directory interface: a database failure makes FindById
-// and friends answer "not found" / an empty page, counts in error_count() and is kept in
-// last_error(); Ping() reports it to /healthz.
+// Failures: every SQLite failure (busy after the timeout, I/O error, corrupt or not a database,
+// cannot open, ...) answers unavailable, never absent; so does a row whose channels or links
+// cannot be decoded (the error names its customer_id). Each failure counts in error_count()
+// and is kept in last_error(). Recovery without a restart: after a failure the calling thread's
+// connection (and its statements) is closed, so its next call opens the file afresh. Before
+// each call the connection also checks, cheaply, that the file at `path` is still the one it
+// opened (not renamed over or deleted) and that its header is unchanged and still SQLite's;
+// otherwise it reopens (a file replaced on disk is then seen, and a stale page cache is
+// dropped) or, when the file is no database, answers unavailable.
 #ifndef FRONTLINE_DIRECTORY_SQLITE_DIRECTORY_H_
 #define FRONTLINE_DIRECTORY_SQLITE_DIRECTORY_H_
 
@@ -18,7 +24,6 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -42,21 +47,23 @@ class SqliteDirectory : public Directory {
   SqliteDirectory(const SqliteDirectory&) = delete;
   SqliteDirectory& operator=(const SqliteDirectory&) = delete;
 
-  std::optional<Customer> FindById(std::string_view customer_id) override;
-  std::optional<Customer> FindByAddress(std::string_view address) override;
+  Lookup<Customer> FindById(std::string_view customer_id) override;
+  Lookup<Customer> FindByAddress(std::string_view address) override;
   // Status kBadPageToken when page_token is not one of ours, kBadAnchor when the legacy anchor
-  // names no customer. page_size is clamped to 1..1000.
+  // names no customer, kUnavailable on a database failure. page_size is clamped to 1..1000.
   ListResult ListCustomers(const ListRequest& request) override;
-  std::optional<Worker> FindWorker(std::string_view identity) override;
-  std::vector<std::string> WorkersWithCustomers() override;
-  bool Ping(std::string* error) override;
+  Lookup<Worker> FindWorker(std::string_view identity) override;
+  Lookup<std::vector<std::string>> WorkersWithCustomers() override;
+  [[nodiscard]] bool Ping(std::string* error) override;
 
   // The calling thread's connection to the directory database (opened and configured like all
   // directory connections, see OpenConnection in schema.h: WAL, busy timeout, foreign keys,
-  // synchronous=NORMAL, memory map), for other components that keep their tables in the same
-  // file (the outbox). Owned by the directory: do not close it; use it only on the calling thread;
-  // it lives until the directory is destroyed. Statements the caller prepares on it must be
-  // finalized before that. Returns nullptr with `error` set when the connection cannot be opened.
+  // synchronous=NORMAL, no memory map), for other components that keep their tables in the same
+  // file. Owned by the directory: do not close it; use it only on the calling thread; it lives
+  // until the directory is destroyed or until a directory call on this thread fails or finds
+  // the file replaced (then it is closed and the next call opens another). Statements the
+  // caller prepares on it must be finalized before that. Returns nullptr with `error` set when
+  // the connection cannot be opened.
   sqlite3* ThreadConnection(std::string* error = nullptr);
 
   // The database file this directory was opened on.
@@ -70,12 +77,25 @@ class SqliteDirectory : public Directory {
   struct Connection;
 
   explicit SqliteDirectory(std::string path);
+  // Wraps the open connection `db` (closed on failure) and notes its file's header; nullptr
+  // with `error` set when the file is not a SQLite database.
+  static std::unique_ptr<Connection> NewConnection(sqlite3* db, const std::string& path,
+                                                   std::string* error);
+  // The calling thread's connection, opened when missing and checked against the file on
+  // disk (see above); nullptr with `error` set when the database cannot be used.
   Connection* ThisThread(std::string* error);
+  // Closes the calling thread's connection, so the next call opens the file again.
+  void DropThisThread();
   void RecordError(const std::string& error);
-  std::optional<Customer> LoadCustomer(Connection* c, sqlite3_stmt* stmt, std::string* error);
+  // Records `error` and drops the calling thread's connection: the failure may be the file's,
+  // and a fresh connection is how the directory recovers when the database does.
+  void Fail(const std::string& error);
+  // The customer of the stepped statement's row, absent when there is no row; unavailable
+  // with `*db_failed` set on a database error, without it for a row that cannot be decoded.
+  Lookup<Customer> LoadCustomer(Connection* c, sqlite3_stmt* stmt, bool* db_failed);
   // The customer the prepared `statement` (a StatementId) finds for `key`, read in one
-  // snapshot; nullopt when there is none or on a database error (recorded).
-  std::optional<Customer> FindOne(int statement, std::string_view key);
+  // snapshot.
+  Lookup<Customer> FindOne(int statement, std::string_view key);
 
   const std::string path_;
   mutable std::mutex mu_;  // guards connections_ and last_error_

@@ -279,7 +279,8 @@ int Import(const Options& options) {
   }
   if (!ok) {
     std::cerr << "frontline-fcgi: import failed, directory unchanged: " << error << "\n";
-    return kExitDataError;
+    // 74 (sysexits EX_IOERR): the disk or the database failed, the input may be fine.
+    return stats.database_failed ? 74 : kExitDataError;
   }
   std::cerr << "imported " << stats.customers << " customers and " << stats.workers
             << " workers into " << options.directory << (options.replace ? " (replaced)" : "")

@@ -144,7 +144,7 @@ void Server::HandleOne(FCGX_Request& fcgi, const Connection& connection, Activit
   };
   if (!response.log_operation.empty()) fields.emplace_back("op", response.log_operation);
   if (!response.log_worker.empty()) fields.emplace_back("worker", response.log_worker);
-  if (response.status >= 400 && !response.log_detail.empty()) {
+  if (!response.log_detail.empty()) {  // also a 200 answered by a documented fallback
     fields.emplace_back("detail", response.log_detail);
   }
   if (!written) fields.emplace_back("write", "failed: web server closed the connection");

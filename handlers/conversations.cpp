@@ -1,12 +1,12 @@
 // /callbacks/twilio-conversations and its alias /callbacks/conversations (SPEC §6): Twilio
 // Conversations webhooks. Pre-events (onConversationAdd) block the action until we answer and
 // reject it on anything but 200, so every event we do not handle is answered 200 {}.
-#include <optional>
 #include <string>
 
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "handlers/unavailable.h"
 #include "twilio/outbox.h"
 
 namespace frontline {
@@ -18,17 +18,26 @@ Response EmptyObject() {
   return response;
 }
 
-std::optional<Customer> CustomerAt(std::string_view address, Services& services) {
-  if (address.empty() || services.directory == nullptr) return std::nullopt;
+Lookup<Customer> CustomerAt(std::string_view address, Services& services) {
+  if (address.empty() || services.directory == nullptr) return Lookup<Customer>::Absent();
   return services.directory->FindByAddress(address);
 }
 
 // PRE-event: an inbound message is about to create a conversation. Naming it after the
-// customer lets the worker see who wrote once the conversation is routed.
+// customer lets the worker see who wrote once the conversation is routed. A directory that
+// cannot answer does not block the conversation (any non-200 here would, and the customer's
+// message would be lost): the fallback is the raw address as the name, as for an unknown
+// customer, with the failure in the log line and in /metrics.
 Response OnConversationAdd(const Request& request, Services& services) {
   std::string_view address = request.form.Get("MessagingBinding.Address");
   if (address.empty()) return EmptyObject();  // created by the app or the API: leave it be
-  std::optional<Customer> customer = CustomerAt(address, services);
+  Lookup<Customer> lookup = CustomerAt(address, services);
+  std::string detail;
+  if (lookup.unavailable()) {
+    CountDirectoryUnavailable(services);
+    detail = "directory unavailable, named after the address: " + lookup.error();
+  }
+  const Customer* customer = lookup.found() ? &lookup.value() : nullptr;
 
   rapidjson::StringBuffer attributes;
   JsonWriter a(attributes);
@@ -44,18 +53,24 @@ Response OnConversationAdd(const Request& request, Services& services) {
   WriteKey(w, "attributes");  // a JSON-encoded string, not an object
   w.String(attributes.GetString(), static_cast<rapidjson::SizeType>(attributes.GetSize()));
   w.EndObject();
-  return JsonResponse(200, buffer);
+  Response response = JsonResponse(200, buffer);
+  response.log_detail = std::move(detail);
+  return response;
 }
 
 // POST-event: a participant joined. For a known customer's SMS/WhatsApp participant, set
 // customer_id (which the app needs to open Customer Details), display_name and avatar on its
-// attributes, in the background and without overwriting keys it already has.
+// attributes, in the background and without overwriting keys it already has. A directory that
+// cannot answer is a 503, not a silent 200: the participant is already added (POST-event), so
+// the 503 blocks nothing, and Twilio's webhook retry (or its failure log) keeps the update from
+// being dropped without a trace.
 Response OnParticipantAdded(const Request& request, Services& services) {
   std::string_view address = request.form.Get("MessagingBinding.Address");
   std::string_view identity = request.form.Get("Identity");
   if (address.empty() || !identity.empty()) return EmptyObject();  // a worker, not a customer
-  std::optional<Customer> customer = CustomerAt(address, services);
-  if (!customer) return EmptyObject();
+  Lookup<Customer> customer = CustomerAt(address, services);
+  if (customer.unavailable()) return DirectoryUnavailable(services, customer.error());
+  if (customer.absent()) return EmptyObject();
   std::string_view conversation = request.form.Get("ConversationSid");
   std::string_view participant = request.form.Get("ParticipantSid");
   if (conversation.empty() || participant.empty()) {

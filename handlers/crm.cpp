@@ -1,5 +1,4 @@
 // /callbacks/crm (SPEC §2): the "My Customers" list and the Customer Details screen.
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -7,6 +6,7 @@
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "handlers/unavailable.h"
 
 namespace frontline {
 namespace {
@@ -33,7 +33,8 @@ bool ParsePageSize(std::string_view text, size_t* page_size) {
   return true;
 }
 
-Response CustomersList(const Request& request, Directory& directory, const HandlerConfig& config) {
+Response CustomersList(const Request& request, Directory& directory, Services& services) {
+  const HandlerConfig& config = services.config;
   const FormParams& form = request.form;
   ListRequest list;
   if (!ParsePageSize(form.Get("PageSize"), &list.page_size)) {
@@ -60,6 +61,9 @@ Response CustomersList(const Request& request, Directory& directory, const Handl
       return ErrorResponse(400, "invalid NextPageToken", "NextPageToken '" + list.page_token + "'");
     case ListResult::Status::kBadAnchor:
       return ErrorResponse(400, "invalid Anchor", "Anchor '" + list.anchor + "'");
+    case ListResult::Status::kUnavailable:
+      // Not an empty list: the app would show "no customers" as if that were true.
+      return DirectoryUnavailable(services, result.error);
   }
 
   rapidjson::StringBuffer buffer;
@@ -89,11 +93,12 @@ Response CustomersList(const Request& request, Directory& directory, const Handl
   return JsonResponse(200, buffer);
 }
 
-Response CustomerDetails(const Request& request, Directory& directory) {
+Response CustomerDetails(const Request& request, Directory& directory, Services& services) {
   const std::string_view customer_id = request.form.Get("CustomerId");
   if (customer_id.empty()) return ErrorResponse(400, "missing CustomerId");
-  const std::optional<Customer> customer = directory.FindById(customer_id);
-  if (!customer) {
+  const Lookup<Customer> customer = directory.FindById(customer_id);
+  if (customer.unavailable()) return DirectoryUnavailable(services, customer.error());
+  if (customer.absent()) {
     return ErrorResponse(404, "customer not found",
                          "no customer '" + std::string(customer_id) + "'");
   }
@@ -162,8 +167,8 @@ Response Crm(const Request& request, Services& services) {
     return ErrorResponse(422, "unknown Location", "Location '" + std::string(location) + "'");
   }
   if (services.directory == nullptr) return ErrorResponse(503, "directory not configured");
-  return list ? CustomersList(request, *services.directory, services.config)
-              : CustomerDetails(request, *services.directory);
+  return list ? CustomersList(request, *services.directory, services)
+              : CustomerDetails(request, *services.directory, services);
 }
 
 }  // namespace

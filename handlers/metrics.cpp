@@ -70,6 +70,11 @@ std::string Metrics::Render() const {
          std::to_string(latency_count_) + "\n";
   out += "frontline_request_duration_seconds_sum " + FormatDouble(latency_sum_seconds_) + "\n";
   out += "frontline_request_duration_seconds_count " + std::to_string(latency_count_) + "\n";
+  out += "# HELP frontline_directory_unavailable_total Requests answered without the directory"
+         " because it could not answer.\n";
+  out += "# TYPE frontline_directory_unavailable_total counter\n";
+  out += "frontline_directory_unavailable_total " +
+         std::to_string(directory_unavailable_.load(std::memory_order_relaxed)) + "\n";
   out += "# HELP frontline_twilio_deliveries_total Outbox delivery attempts to the Twilio API, by outcome.\n";
   out += "# TYPE frontline_twilio_deliveries_total counter\n";
   for (const auto& [outcome, count] : deliveries_) {

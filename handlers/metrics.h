@@ -24,6 +24,11 @@ class Metrics {
   void RecordRequest(std::string_view route, int status, int64_t micros);
   // One outbox delivery attempt and its outcome ("done", "retry", "failed").
   void RecordDelivery(std::string_view outcome);
+  // One request answered without the directory because it could not answer (a 503, or the
+  // onConversationAdd fallback).
+  void RecordDirectoryUnavailable() {
+    directory_unavailable_.fetch_add(1, std::memory_order_relaxed);
+  }
   // The whole exposition, one sample per line.
   std::string Render() const;
 
@@ -34,6 +39,7 @@ class Metrics {
   uint64_t latency_count_ = 0;
   double latency_sum_seconds_ = 0;
   std::map<std::string, uint64_t> deliveries_;
+  std::atomic<uint64_t> directory_unavailable_{0};
 };
 
 }  // namespace frontline

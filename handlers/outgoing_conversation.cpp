@@ -8,6 +8,7 @@
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "handlers/unavailable.h"
 
 namespace frontline {
 namespace {
@@ -50,11 +51,15 @@ Response ProxyAddress(const Request& request, Services& services) {
   }
 
   // The worker's own number first, so customers always hear from the same number; the
-  // directory is optional here because the global numbers alone are a working setup.
+  // directory is optional here because the global numbers alone are a working setup. A
+  // directory that cannot answer is a 503, not the global number: a conversation started from
+  // the wrong number stays on it, while the app can simply try again.
   std::optional<Worker> worker;
   const std::string_view identity = form.Get("Worker");
   if (services.directory != nullptr && !identity.empty()) {
-    worker = services.directory->FindWorker(identity);
+    Lookup<Worker> found = services.directory->FindWorker(identity);
+    if (found.unavailable()) return DirectoryUnavailable(services, found.error());
+    if (found.found()) worker = std::move(found).value();
   }
   std::string address;
   if (sms) {

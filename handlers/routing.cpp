@@ -3,13 +3,13 @@
 // answer, so the answer never waits for Twilio and no conversation is left unassigned when the
 // REST API hiccups.
 #include <atomic>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "handlers/unavailable.h"
 #include "twilio/outbox.h"
 
 namespace frontline {
@@ -20,16 +20,24 @@ namespace {
 std::atomic<size_t> next_worker{0};
 
 // The assigned worker of the customer owning `address`, else the default worker, else the next
-// worker in round-robin. Empty when there is none at all.
-std::string ChooseWorker(std::string_view address, Services& services) {
+// worker in round-robin; absent when there is none at all. Unavailable when the directory
+// cannot say: falling through to the default or round-robin then would store a guess for good
+// (the outbox deduplicates Twilio's retries), so the caller answers 503 and enqueues nothing.
+Lookup<std::string> ChooseWorker(std::string_view address, Services& services) {
   if (!address.empty()) {
-    std::optional<Customer> customer = services.directory->FindByAddress(address);
-    if (customer && !customer->worker.empty()) return customer->worker;
+    Lookup<Customer> customer = services.directory->FindByAddress(address);
+    if (customer.unavailable()) return Lookup<std::string>::Unavailable(customer.error());
+    if (customer.found() && !customer->worker.empty()) {
+      return Lookup<std::string>::Found(customer->worker);
+    }
   }
-  if (!services.config.default_worker.empty()) return services.config.default_worker;
-  std::vector<std::string> workers = services.directory->WorkersWithCustomers();
-  if (workers.empty()) return "";
-  return workers[next_worker.fetch_add(1) % workers.size()];
+  if (!services.config.default_worker.empty()) {
+    return Lookup<std::string>::Found(services.config.default_worker);
+  }
+  Lookup<std::vector<std::string>> workers = services.directory->WorkersWithCustomers();
+  if (workers.unavailable()) return Lookup<std::string>::Unavailable(workers.error());
+  if (workers->empty()) return Lookup<std::string>::Absent();
+  return Lookup<std::string>::Found((*workers)[next_worker.fetch_add(1) % workers->size()]);
 }
 
 Response RouteConversation(const Request& request, Services& services) {
@@ -39,7 +47,9 @@ Response RouteConversation(const Request& request, Services& services) {
     return ErrorResponse(503, "routing not configured", "no directory or outbox");
   }
   std::string_view address = request.form.Get("MessagingBinding.Address");
-  std::string worker = ChooseWorker(address, services);
+  Lookup<std::string> chosen = ChooseWorker(address, services);
+  if (chosen.unavailable()) return DirectoryUnavailable(services, chosen.error());
+  std::string worker = chosen.found() ? std::move(chosen).value() : std::string();
   if (worker.empty()) {
     return ErrorResponse(422, "no worker to route to",
                          "no customer worker, no routing.default-worker and no workers with "

@@ -12,6 +12,7 @@
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "handlers/unavailable.h"
 
 namespace frontline {
 namespace {
@@ -283,8 +284,9 @@ Response RenderedTemplates(const Request& request, Services& services) {
   if (services.directory == nullptr) return ErrorResponse(503, "directory not configured");
   const std::string_view customer_id = form.Get("CustomerId");
   if (customer_id.empty()) return ErrorResponse(400, "missing CustomerId");
-  const std::optional<Customer> customer = services.directory->FindById(customer_id);
-  if (!customer) {
+  const Lookup<Customer> customer = services.directory->FindById(customer_id);
+  if (customer.unavailable()) return DirectoryUnavailable(services, customer.error());
+  if (customer.absent()) {
     return ErrorResponse(404, "customer not found",
                          "no customer '" + std::string(customer_id) + "'");
   }

@@ -1,6 +1,7 @@
-// An in-memory Directory for handler unit tests: plain vectors, linear scans, and a record of
-// the last ListRequest so tests can check what a handler asked for. Not thread-safe, and not a
-// model of SqliteDirectory's performance; only its observable contract.
+// An in-memory Directory for handler unit tests: plain vectors, linear scans, a record of the
+// last ListRequest so tests can check what a handler asked for, and an error mode in which
+// chosen lookups answer unavailable, as a store with a failing disk would. Not thread-safe, and
+// not a model of SqliteDirectory's performance; only its observable contract.
 #ifndef FRONTLINE_TESTS_UNIT_FAKE_DIRECTORY_H_
 #define FRONTLINE_TESTS_UNIT_FAKE_DIRECTORY_H_
 
@@ -20,6 +21,21 @@ namespace frontline {
 
 class FakeDirectory : public Directory {
  public:
+  // Lookups that set_unavailable can make fail, as bits.
+  enum Method : unsigned {
+    kFindById = 1,
+    kFindByAddress = 2,
+    kListCustomers = 4,
+    kFindWorker = 8,
+    kWorkersWithCustomers = 16,
+    kPing = 32,
+    kAllMethods = 63,
+  };
+  static constexpr const char* kError = "disk I/O error (fake)";
+
+  // The lookups in `methods` answer unavailable with kError until set_unavailable(0).
+  void set_unavailable(unsigned methods) { unavailable_ = methods; }
+
   void AddCustomer(Customer customer) { customers_.push_back(std::move(customer)); }
   void AddWorker(Worker worker) { workers_.push_back(std::move(worker)); }
   // Makes the next ListCustomers calls answer `status` with no customers.
@@ -29,14 +45,16 @@ class FakeDirectory : public Directory {
   const std::optional<ListRequest>& last_list_request() const { return last_list_request_; }
   int find_worker_calls() const { return find_worker_calls_; }
 
-  std::optional<Customer> FindById(std::string_view customer_id) override {
+  Lookup<Customer> FindById(std::string_view customer_id) override {
+    if (unavailable_ & kFindById) return Lookup<Customer>::Unavailable(kError);
     for (const Customer& c : customers_) {
-      if (c.customer_id == customer_id) return c;
+      if (c.customer_id == customer_id) return Lookup<Customer>::Found(c);
     }
-    return std::nullopt;
+    return Lookup<Customer>::Absent();
   }
 
-  std::optional<Customer> FindByAddress(std::string_view address) override {
+  Lookup<Customer> FindByAddress(std::string_view address) override {
+    if (unavailable_ & kFindByAddress) return Lookup<Customer>::Unavailable(kError);
     const std::string wanted = Digits(address);
     const Customer* best = nullptr;
     for (const Customer& c : customers_) {
@@ -47,14 +65,19 @@ class FakeDirectory : public Directory {
         }
       }
     }
-    if (best == nullptr) return std::nullopt;
-    return *best;
+    if (best == nullptr) return Lookup<Customer>::Absent();
+    return Lookup<Customer>::Found(*best);
   }
 
   // Tokens are "after:<customer_id>"; an unknown id in a token or an Anchor is refused.
   ListResult ListCustomers(const ListRequest& request) override {
     last_list_request_ = request;
     ListResult result;
+    if (unavailable_ & kListCustomers) {
+      result.status = ListResult::Status::kUnavailable;
+      result.error = kError;
+      return result;
+    }
     if (forced_status_ != ListResult::Status::kOk) {
       result.status = forced_status_;
       return result;
@@ -79,8 +102,11 @@ class FakeDirectory : public Directory {
       after = request.anchor;
     }
     if (!after.empty()) {
-      std::optional<Customer> anchor = FindById(after);
-      if (!anchor) {
+      const Customer* anchor = nullptr;
+      for (const Customer& c : customers_) {
+        if (c.customer_id == after) anchor = &c;
+      }
+      if (anchor == nullptr) {
         result.status = request.page_token.empty() ? ListResult::Status::kBadAnchor
                                                    : ListResult::Status::kBadPageToken;
         return result;
@@ -97,33 +123,39 @@ class FakeDirectory : public Directory {
     return result;
   }
 
-  std::optional<Worker> FindWorker(std::string_view identity) override {
+  Lookup<Worker> FindWorker(std::string_view identity) override {
     ++find_worker_calls_;
+    if (unavailable_ & kFindWorker) return Lookup<Worker>::Unavailable(kError);
     for (const Worker& w : workers_) {
-      if (w.identity == identity) return w;
+      if (w.identity == identity) return Lookup<Worker>::Found(w);
     }
-    return std::nullopt;
+    return Lookup<Worker>::Absent();
   }
 
-  std::vector<std::string> WorkersWithCustomers() override {
+  Lookup<std::vector<std::string>> WorkersWithCustomers() override {
+    if (unavailable_ & kWorkersWithCustomers) {
+      return Lookup<std::vector<std::string>>::Unavailable(kError);
+    }
     std::vector<std::string> out;
     for (const Customer& c : customers_) {
       if (!c.worker.empty()) out.push_back(c.worker);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
+    return Lookup<std::vector<std::string>>::Found(std::move(out));
   }
 
   bool Ping(std::string* error) override {
-    if (ping_fails_ && error != nullptr) *error = "disk I/O error";
-    return !ping_fails_;
+    const bool fails = ping_fails_ || (unavailable_ & kPing) != 0;
+    if (fails && error != nullptr) *error = "disk I/O error";
+    return !fails;
   }
   // Makes Ping report the store unavailable.
   void set_ping_fails(bool fails) { ping_fails_ = fails; }
 
  private:
   bool ping_fails_ = false;
+  unsigned unavailable_ = 0;
 
   static std::string Lower(std::string_view s) {
     std::string out(s);

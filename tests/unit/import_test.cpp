@@ -29,16 +29,16 @@ std::string Dump(const std::string& db) {
   std::string out;
   for (const CustomerSummary& s : directory->ListCustomers(request).customers) {
     auto c = directory->FindById(s.customer_id);
-    REQUIRE(c.has_value());
+    REQUIRE(c.found());
     out += c->customer_id + "|" + c->display_name + "|" + c->avatar + "|" + c->worker + "|" +
            c->details.title + "|" + c->details.content;
     for (const Channel& ch : c->channels) out += "|ch:" + ch.type + "=" + ch.value;
     for (const Link& l : c->links) out += "|ln:" + l.type + "=" + l.value + "=" + l.display_name;
     out += "\n";
   }
-  for (const std::string& w : directory->WorkersWithCustomers()) {
+  for (const std::string& w : directory->WorkersWithCustomers().value()) {
     auto worker = directory->FindWorker(w);
-    if (worker)
+    if (worker.found())
       out += "worker " + worker->identity + "|" + worker->sms_number + "|" +
              worker->whatsapp_number + "\n";
   }
@@ -66,7 +66,7 @@ TEST_CASE("import: JSON array and object forms") {
   CHECK(stats.workers == 1);
   auto directory = SqliteDirectory::Open(db, &error);
   auto answer = directory->FindById("42");
-  REQUIRE(answer.has_value());
+  REQUIRE(answer.found());
   CHECK(answer->details.content == "line 1\nline 2");
   CHECK(answer->links.at(0).display_name == "Site");
   CHECK(directory->FindById("x-1")->display_name == "Quote \"Q\" Person");
@@ -104,7 +104,7 @@ TEST_CASE("import: CSV") {
   CHECK(stats.workers == 2);
   auto directory = SqliteDirectory::Open(db, &error);
   auto joe = directory->FindById("1");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Martin, Joseph");
   CHECK(joe->details.content == "Line 1\r\nLine \"2\"");
   REQUIRE(joe->channels.size() == 2);
@@ -319,9 +319,11 @@ TEST_CASE("import: a failure half-way leaves the database unchanged") {
   ImportOptions replace;
   replace.replace = true;
   for (const ImportOptions& options : {ImportOptions{}, replace}) {
-    CHECK_FALSE(ImportFiles(db, {good, bad}, options, nullptr, &error));
+    ImportStats stats;
+    CHECK_FALSE(ImportFiles(db, {good, bad}, options, &stats, &error));
     CHECK(error ==
           bad + ":2002: invalid channel type \"telex\" (expected sms, whatsapp, chat or email)");
+    CHECK_FALSE(stats.database_failed);  // the input's fault: exit 65
     CHECK(Dump(db) == before);
   }
   // In-memory records: the same all-or-nothing rule, named by index.
@@ -331,6 +333,22 @@ TEST_CASE("import: a failure half-way leaves the database unchanged") {
   CHECK_FALSE(ImportRecords(db, {}, {{"", "", ""}}, {}, nullptr, &error));
   CHECK(error == "workers[0]: missing worker identity");
   CHECK(Dump(db) == before);
+}
+
+TEST_CASE("import: a database that fails is reported as such, not as bad input") {
+  TempDir dir;
+  const std::string good =
+      dir.Write("good.json", "[{\"customer_id\":\"g\",\"display_name\":\"G\"}]");
+  const std::string garbage = dir.Write("garbage.db", std::string(8192, 'x'));
+  std::string error;
+  ImportStats stats;
+  CHECK_FALSE(ImportFiles(garbage, {good}, {}, &stats, &error));
+  CHECK(stats.database_failed);
+  CHECK_FALSE(error.empty());
+  ImportStats records_stats;
+  CHECK_FALSE(ImportRecords(dir.File("no/such/dir.db"), {MakeCustomer("a", "A")}, {}, {},
+                            &records_stats, &error));
+  CHECK(records_stats.database_failed);
 }
 
 TEST_CASE("import: upsert versus --replace") {
@@ -353,13 +371,13 @@ TEST_CASE("import: upsert versus --replace") {
   {
     auto directory = SqliteDirectory::Open(db, &error);
     auto found = directory->FindById("a");
-    REQUIRE(found.has_value());
+    REQUIRE(found.found());
     CHECK(found->display_name == "Alpha Two");
     CHECK(found->channels.size() == 1);
     CHECK(found->links.empty());
-    CHECK_FALSE(directory->FindByAddress("+15550000001").has_value());
+    CHECK(directory->FindByAddress("+15550000001").absent());
     CHECK(directory->FindByAddress("+15550000003")->customer_id == "a");
-    CHECK(directory->FindById("b").has_value());
+    CHECK(directory->FindById("b").found());
     CHECK(directory->FindWorker("alice@example.com")->sms_number == "+2");
     // The search index follows: old name and number gone, new ones found, under the new worker.
     ListRequest request;
@@ -372,7 +390,7 @@ TEST_CASE("import: upsert versus --replace") {
     CHECK(directory->ListCustomers(request).customers.size() == 1);
     request.query = "0001";
     CHECK(directory->ListCustomers(request).customers.empty());
-    CHECK(directory->WorkersWithCustomers() ==
+    CHECK(directory->WorkersWithCustomers().value() ==
           std::vector<std::string>{"alice@example.com", "bob@example.com"});
   }
 
@@ -381,10 +399,10 @@ TEST_CASE("import: upsert versus --replace") {
   replace.replace = true;
   REQUIRE(ImportRecords(db, {MakeCustomer("z", "Zeta")}, {}, replace, &stats, &error));
   auto directory = SqliteDirectory::Open(db, &error);
-  CHECK_FALSE(directory->FindById("a").has_value());
-  CHECK_FALSE(directory->FindById("b").has_value());
-  CHECK(directory->FindById("z").has_value());
-  CHECK_FALSE(directory->FindWorker("alice@example.com").has_value());
+  CHECK(directory->FindById("a").absent());
+  CHECK(directory->FindById("b").absent());
+  CHECK(directory->FindById("z").found());
+  CHECK(directory->FindWorker("alice@example.com").absent());
   ListRequest request;
   request.worker = "alice@example.com";
   request.query = "zet";
@@ -423,8 +441,8 @@ TEST_CASE("import: seed demo customers") {
   for (const char* id : {"1", "2"}) {
     auto s = seeded->FindById(id);
     auto e = example->FindById(id);
-    REQUIRE(s.has_value());
-    REQUIRE(e.has_value());
+    REQUIRE(s.found());
+    REQUIRE(e.found());
     CHECK(s->display_name == e->display_name);
     CHECK(s->channels.size() == e->channels.size());
     CHECK(s->links.at(0).display_name == e->links.at(0).display_name);
@@ -513,7 +531,7 @@ TEST_CASE("import: channels and links of any length and content round-trip") {
   auto directory = SqliteDirectory::Open(db, &error);
   for (const char* id : {"a", "c"}) {
     auto found = directory->FindById(id);
-    REQUIRE(found.has_value());
+    REQUIRE(found.found());
     REQUIRE(found->channels.size() == a.channels.size());
     for (size_t i = 0; i < a.channels.size(); ++i) {
       CHECK(found->channels[i].type == a.channels[i].type);

@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -78,7 +80,7 @@ TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
   REQUIRE(db != nullptr);
   CHECK(SchemaVersion(db) == LatestSchemaVersion());
   CHECK(directory->Ping(&error));
-  CHECK_FALSE(directory->FindById("1").has_value());
+  CHECK(directory->FindById("1").absent());
   auto again = SqliteDirectory::Open(dir.File("new.db"), &error);
   CHECK(again != nullptr);
 
@@ -96,7 +98,7 @@ TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
 TEST_CASE("sqlite directory: FindById") {
   Fixture f;
   auto joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Joseph Martin");
   CHECK(joe->avatar == "https://example.com/joe.png");
   CHECK(joe->worker == "alice@example.com");
@@ -107,9 +109,9 @@ TEST_CASE("sqlite directory: FindById") {
   REQUIRE(joe->links.size() == 2);
   CHECK(joe->links[1].display_name == "Record");
   CHECK(joe->details.content == "Product: Unobtanium\n\nQuantity: 1000");
-  CHECK_FALSE(f.directory->FindById("999").has_value());
-  CHECK_FALSE(f.directory->FindById("").has_value());
-  CHECK_FALSE(f.directory->FindById("3 ").has_value());
+  CHECK(f.directory->FindById("999").absent());
+  CHECK(f.directory->FindById("").absent());
+  CHECK(f.directory->FindById("3 ").absent());
 }
 
 TEST_CASE("sqlite directory: FindByAddress") {
@@ -136,14 +138,14 @@ TEST_CASE("sqlite directory: FindByAddress") {
     CAPTURE(c.address);
     auto found = f.directory->FindByAddress(c.address);
     if (c.id == nullptr) {
-      CHECK_FALSE(found.has_value());
+      CHECK(found.absent());
     } else {
-      REQUIRE(found.has_value());
+      REQUIRE(found.found());
       CHECK(found->customer_id == c.id);
     }
   }
   auto joe = f.directory->FindByAddress("whatsapp:+15558675310");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->channels.size() == 2);
   CHECK(joe->links.size() == 2);
 }
@@ -151,14 +153,14 @@ TEST_CASE("sqlite directory: FindByAddress") {
 TEST_CASE("sqlite directory: workers") {
   Fixture f;
   auto bob = f.directory->FindWorker("bob@example.com");
-  REQUIRE(bob.has_value());
+  REQUIRE(bob.found());
   CHECK(bob->sms_number == "+15550009999");
   CHECK(bob->whatsapp_number == "whatsapp:+15550009999");
   auto alice = f.directory->FindWorker("alice@example.com");
-  REQUIRE(alice.has_value());
+  REQUIRE(alice.found());
   CHECK(alice->sms_number.empty());
-  CHECK_FALSE(f.directory->FindWorker("nobody@example.com").has_value());
-  CHECK(f.directory->WorkersWithCustomers() ==
+  CHECK(f.directory->FindWorker("nobody@example.com").absent());
+  CHECK(f.directory->WorkersWithCustomers().value() ==
         std::vector<std::string>{"alice@example.com", "bob@example.com"});
 }
 
@@ -365,10 +367,10 @@ TEST_CASE("sqlite directory: two threads at once, each with its own connection")
     connections[index] = f.directory->ThreadConnection();
     for (int i = 0; i < 300; ++i) {
       auto joe = f.directory->FindById("3");
-      if (!joe || joe->channels.size() != 2) ++failures;
-      if (!f.directory->FindByAddress("whatsapp:+15558675310")) ++failures;
+      if (!joe.found() || joe->channels.size() != 2) ++failures;
+      if (!f.directory->FindByAddress("whatsapp:+15558675310").found()) ++failures;
       if (f.List("bob").customers.size() != 2) ++failures;
-      if (!f.directory->FindWorker("bob@example.com")) ++failures;
+      if (!f.directory->FindWorker("bob@example.com").found()) ++failures;
     }
   };
   std::thread a(work, 0), b(work, 1);
@@ -394,16 +396,110 @@ TEST_CASE("sqlite directory: readers see the old data while an import transactio
                        "DELETE FROM addresses;",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   auto joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Joseph Martin");
   CHECK(joe->channels.size() == 2);
-  CHECK(f.directory->FindByAddress("+15558675310").has_value());
+  CHECK(f.directory->FindByAddress("+15558675310").found());
   REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(other);
   joe = f.directory->FindById("3");
-  REQUIRE(joe.has_value());
+  REQUIRE(joe.found());
   CHECK(joe->display_name == "Changed");
   CHECK(joe->channels.empty());
+}
+
+TEST_CASE("sqlite directory: a row whose channels cannot be decoded is unavailable, not absent") {
+  Fixture f;
+  sqlite3* other = OpenConnection(f.db, nullptr);
+  REQUIRE(other != nullptr);
+  // A field length of 5 with no bytes after it (schema.h: LEB128 length, then the bytes).
+  REQUIRE(sqlite3_exec(other, "UPDATE customers SET channels = x'05' WHERE customer_id = '3'",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+
+  Lookup<Customer> joe = f.directory->FindById("3");
+  CHECK(joe.unavailable());
+  CHECK(joe.error().find("\"3\"") != std::string::npos);
+  // The address index still leads to the row, which is just as undecodable.
+  CHECK(f.directory->FindByAddress("+15558675310").unavailable());
+  CHECK(f.directory->last_error().find("\"3\"") != std::string::npos);
+  CHECK(f.directory->error_count() >= 2);
+  // Everyone else is fine, and so is the store.
+  CHECK(f.directory->FindById("1").found());
+  CHECK(f.directory->FindById("999").absent());
+  std::string error;
+  CHECK(f.directory->Ping(&error));
+}
+
+// Replaces `db` by `replacement`'s content: in place (truncate and write, as `cp` does) or by
+// renaming a copy over it (as `mv` or an atomic deploy does).
+void Replace(const std::string& db, const std::string& replacement, bool in_place) {
+  if (in_place) {
+    std::ofstream out(db, std::ios::binary | std::ios::trunc);
+    out << testing::ReadFile(replacement);
+    REQUIRE(out.good());
+  } else {
+    std::string tmp = db + ".new";
+    std::filesystem::copy_file(replacement, tmp, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(tmp, db);
+  }
+}
+
+TEST_CASE("sqlite directory: a file replaced by garbage is unavailable, then recovers") {
+  for (bool in_place : {true, false}) {
+    CAPTURE(in_place);
+    Fixture f;
+    REQUIRE(f.directory->FindById("3").found());  // warm the page cache
+    REQUIRE(f.List("").status == ListResult::Status::kOk);
+    const std::string good = f.dir.File("good.db");
+    std::filesystem::copy_file(f.db, good);
+    const std::string garbage = f.dir.Write("garbage", std::string(5000, 'x'));
+
+    Replace(f.db, garbage, in_place);
+    Lookup<Customer> joe = f.directory->FindById("3");
+    CHECK(joe.unavailable());  // not served from the page cache of the old file
+    CHECK(f.directory->FindByAddress("+15558675310").unavailable());
+    CHECK(f.directory->FindWorker("bob@example.com").unavailable());
+    CHECK(f.directory->WorkersWithCustomers().unavailable());
+    ListResult page = f.List("");
+    CHECK(page.status == ListResult::Status::kUnavailable);
+    CHECK(page.customers.empty());
+    CHECK_FALSE(page.error.empty());
+    std::string error;
+    CHECK_FALSE(f.directory->Ping(&error));
+    CHECK_FALSE(error.empty());
+
+    // Back without reopening the directory.
+    Replace(f.db, good, in_place);
+    joe = f.directory->FindById("3");
+    REQUIRE(joe.found());
+    CHECK(joe->display_name == "Joseph Martin");
+    CHECK(f.directory->Ping(&error));
+    CHECK(f.List("").status == ListResult::Status::kOk);
+  }
+}
+
+TEST_CASE("sqlite directory: a different database renamed over the file is seen at once") {
+  Fixture f;
+  REQUIRE(f.directory->FindById("3").found());
+  TempDir other_dir;
+  const std::string other = other_dir.File("other.db");
+  std::string error;
+  REQUIRE_MESSAGE(ImportRecords(other, {MakeCustomer("x", "Xavier")}, {}, {}, nullptr, &error),
+                  error);
+  Replace(f.db, other, false);
+  CHECK(f.directory->FindById("3").absent());
+  CHECK(f.directory->FindById("x").found());
+}
+
+TEST_CASE("sqlite directory: a deleted file is unavailable, never an empty directory") {
+  Fixture f;
+  REQUIRE(f.directory->FindById("3").found());
+  std::filesystem::remove(f.db);
+  // The connection notices the file is gone, and reopening does not create an empty one.
+  CHECK(f.directory->FindById("3").unavailable());
+  CHECK(f.List("").status == ListResult::Status::kUnavailable);
+  CHECK_FALSE(std::filesystem::exists(f.db));
 }
 
 }  // namespace
