@@ -21,7 +21,7 @@
 //   workers(identity PRIMARY KEY, sms_number, whatsapp_number)
 //   worker_keys(wkey INTEGER PRIMARY KEY, identity UNIQUE)  small integer per assigned worker
 //   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h)
-// Version 2 adds the Twilio REST outbox (twilio/outbox.h):
+// Version 2 adds the Twilio REST outbox (events/outbox.h):
 //   outbox(id INTEGER PRIMARY KEY, key TEXT UNIQUE (OutboxKey), action, conversation_sid,
 //          identity, participant_sid, attributes_json, state 'pending'|'done'|'failed',
 //          attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at,
@@ -50,7 +50,7 @@ namespace frontline {
 // The schema version this build writes and reads (the number of migrations).
 int LatestSchemaVersion();
 
-// Opens (creating if missing) the database at `path` and configures the connection:
+// Opens (creating if missing, mode 0600) the database at `path` and configures the connection:
 // busy_timeout=5000, page_size=16384 (takes effect only when the file is created: fewer, larger
 // pages make bulk loads and checkpoints cheaper), journal_mode=WAL, foreign_keys=ON,
 // synchronous=NORMAL, mmap_size=1 GiB (reads map the file instead of copying each page into

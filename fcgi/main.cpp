@@ -25,7 +25,8 @@
 #include "handlers/metrics.h"
 #include "handlers/services.h"
 #include "handlers/templates.h"
-#include "twilio/outbox.h"
+#include "events/sqlite_event_store.h"
+#include "twilio/dispatcher.h"
 #include "twilio/rest_client.h"
 
 namespace frontline {
@@ -127,7 +128,7 @@ int Serve(const Options& options) {
   Templates templates = LoadTemplates(options);
   std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
   if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(options.directory, {}, &error);
   if (!outbox) throw StartupError(kExitConfig, "--directory: outbox: " + error);
   Clock clock;
   Metrics metrics;
@@ -310,7 +311,7 @@ int DeliverDueJobs(const Options& options) {
                        "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
   }
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(options.directory, {}, &error);
   if (!outbox) throw StartupError(kExitConfig, "outbox deliver: " + error);
   if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
   CurlRestClientConfig rest_config;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "twilio/outbox.h"
+#include "events/outbox.h"
 
 namespace frontline {
 

@@ -3,7 +3,9 @@
 // outcomes (done, retry with growing backoff and Retry-After, failed and requeued, given up
 // after 24 h), the attribute merge, leases shared by several outboxes on one file (as several
 // processes would), and the dispatcher thread's wake-up and stop.
-#include "twilio/outbox.h"
+#include "events/sqlite_event_store.h"
+#include "twilio/delivery.h"
+#include "twilio/dispatcher.h"
 
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
@@ -33,11 +35,11 @@ struct Fixture {
     outbox = NewOutbox();
   }
 
-  std::unique_ptr<SqliteOutbox> NewOutbox() {
+  std::unique_ptr<SqliteEventStore> NewOutbox() {
     OutboxOptions options;
     options.now_ms = [this] { return now.load(); };
     std::string error;
-    auto out = SqliteOutbox::Open(path, options, &error);
+    auto out = SqliteEventStore::Open(path, options, &error);
     REQUIRE_MESSAGE(out != nullptr, error);
     return out;
   }
@@ -60,7 +62,7 @@ struct Fixture {
   testing::TempDir dir;
   std::string path;
   std::atomic<int64_t> now{kStart};
-  std::unique_ptr<SqliteOutbox> outbox;
+  std::unique_ptr<SqliteEventStore> outbox;
 };
 
 OutboxJob AddJob(const std::string& ch, const std::string& identity = "alice@example.com") {
@@ -80,7 +82,7 @@ OutboxJob AttrsJob(const std::string& ch, const std::string& mb, const std::stri
   return job;
 }
 
-void Enqueue(SqliteOutbox* outbox, const OutboxJob& job) {
+void Enqueue(SqliteEventStore* outbox, const OutboxJob& job) {
   std::string error;
   REQUIRE_MESSAGE(outbox->Enqueue(job, &error) == EnqueueResult::kEnqueued, error);
 }
@@ -499,7 +501,7 @@ TEST_CASE("outbox: the dispatcher thread is woken by Enqueue") {
     return SystemUnixMs();
   };
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, outbox_options, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(f.path, outbox_options, &error);
   REQUIRE_MESSAGE(outbox != nullptr, error);
   FakeRestClient client;
   DispatcherOptions options;
@@ -586,7 +588,7 @@ TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
   OutboxOptions options;
   options.now_ms = [now] { return now->fetch_add(100000); };
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, options, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(f.path, options, &error);
   REQUIRE_MESSAGE(outbox != nullptr, error);
   OutboxDispatcher dispatcher(outbox.get(), &client);
   CHECK(dispatcher.DeliverDue() == 2);

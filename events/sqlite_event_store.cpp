@@ -1,0 +1,328 @@
+#include "events/sqlite_event_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <utility>
+
+#include "db/sqlite.h"
+#include "directory/schema.h"
+
+namespace frontline {
+namespace {
+
+constexpr const char* kRowColumns =
+    "id, key, action, conversation_sid, identity, participant_sid, attributes_json, state, "
+    "attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at, last_error";
+
+OutboxRow ReadRow(const db::Statement& s) {
+  OutboxRow row;
+  row.id = s.Int(0);
+  row.key = s.Text(1);
+  row.job.action = s.Text(2) == JobActionName(JobAction::kSetParticipantAttributes)
+                       ? JobAction::kSetParticipantAttributes
+                       : JobAction::kAddParticipant;
+  row.job.conversation_sid = s.Text(3);
+  row.job.identity = s.Text(4);
+  row.job.participant_sid = s.Text(5);
+  row.job.attributes_json = s.Text(6);
+  row.state = s.Text(7);
+  row.attempts = s.Int(8);
+  row.next_attempt_at = s.Int(9);
+  row.lease_owner = s.Text(10);
+  row.lease_until = s.Int(11);
+  row.created_at = s.Int(12);
+  row.updated_at = s.Int(13);
+  row.last_error = s.Text(14);
+  return row;
+}
+
+std::string DefaultOwner(uint64_t random) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
+  char out[320];
+  std::snprintf(out, sizeof(out), "%s:%ld:%08" PRIx32, host, static_cast<long>(::getpid()),
+                static_cast<uint32_t>(random));
+  return out;
+}
+
+void SetError(std::string* error, std::string message) {
+  if (error != nullptr) *error = std::move(message);
+}
+
+sqlite3* OpenMigrated(const std::string& path, std::string* error) {
+  sqlite3* db = db::Open(path, db::OpenOptions(), error);
+  if (db == nullptr) return nullptr;
+  if (!Migrate(db, error)) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+int64_t SystemUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path,
+                                                         OutboxOptions options,
+                                                         std::string* error) {
+  sqlite3* db = OpenMigrated(path, error);
+  if (db == nullptr) return nullptr;
+  return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(db, std::move(options)));
+}
+
+SqliteEventStore::SqliteEventStore(sqlite3* db, OutboxOptions options)
+    : options_(std::move(options)), db_(db), rng_(std::random_device{}()) {
+  if (!options_.now_ms) options_.now_ms = SystemUnixMs;
+  if (options_.owner.empty()) options_.owner = DefaultOwner(rng_());
+}
+
+SqliteEventStore::~SqliteEventStore() { sqlite3_close(db_); }
+
+void SqliteEventStore::SetEnqueueListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error) {
+  if (job.conversation_sid.empty()) {
+    SetError(error, "outbox: job without a ConversationSid");
+    return EnqueueResult::kError;
+  }
+  bool stored = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = options_.now_ms();
+    db::Transaction txn(db_, error);
+    if (!txn.ok()) return EnqueueResult::kError;
+    db::Statement insert(db_,
+                         "INSERT OR IGNORE INTO outbox (key, action, conversation_sid, identity, "
+                         "participant_sid, attributes_json, state, attempts, next_attempt_at, "
+                         "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, "
+                         "?7, ?7, ?7)",
+                         error);
+    if (!insert.ok()) return EnqueueResult::kError;
+    insert.Bind(1, OutboxKey(job));
+    insert.Bind(2, JobActionName(job.action));
+    insert.Bind(3, job.conversation_sid);
+    insert.Bind(4, job.identity);
+    insert.Bind(5, job.participant_sid);
+    insert.Bind(6, job.attributes_json);
+    insert.Bind(7, now);
+    if (!insert.Run("outbox insert", error)) return EnqueueResult::kError;
+    stored = sqlite3_changes(db_) == 1;
+    if (!txn.Commit(error)) return EnqueueResult::kError;
+  }
+  if (!stored) return EnqueueResult::kDuplicate;
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_();
+  return EnqueueResult::kEnqueued;
+}
+
+std::optional<OutboxRow> SqliteEventStore::Claim(std::string* error,
+                                                 std::optional<int64_t> due_by) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = options_.now_ms();
+  db::Transaction txn(db_, error);
+  if (!txn.ok()) return std::nullopt;
+  db::Statement select(db_,
+                       std::string("SELECT ") + kRowColumns +
+                           " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2"
+                           " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT 1",
+                       error);
+  if (!select.ok()) return std::nullopt;
+  select.Bind(1, now);
+  select.Bind(2, due_by ? std::min(now, *due_by) : now);
+  int rc = select.Step();
+  if (rc == SQLITE_DONE) {
+    (void)txn.Commit(nullptr);
+    return std::nullopt;
+  }
+  if (rc != SQLITE_ROW) {
+    SetError(error, db::Error(db_, "outbox claim"));
+    return std::nullopt;
+  }
+  OutboxRow row = ReadRow(select);
+  db::Statement update(db_, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+                       error);
+  if (!update.ok()) return std::nullopt;
+  row.lease_owner = options_.owner;
+  row.lease_until = now + options_.lease_ms;
+  update.Bind(1, row.lease_owner);
+  update.Bind(2, row.lease_until);
+  update.Bind(3, row.id);
+  if (!update.Run("outbox lease", error)) return std::nullopt;
+  if (!txn.Commit(error)) return std::nullopt;
+  return row;
+}
+
+int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_after_seconds) {
+  int64_t delay = options_.initial_backoff_ms;
+  for (int64_t i = 1; i < attempts && delay < options_.max_backoff_ms; ++i) delay *= 2;
+  delay = std::min(delay, options_.max_backoff_ms);
+  // Equal jitter: spreads retries of many jobs that failed together, yet never waits less than
+  // half the nominal delay, so the backoff still grows attempt by attempt.
+  const int64_t half = delay / 2;
+  std::uniform_int_distribution<int64_t> jitter(0, delay - half);
+  delay = half + jitter(rng_);
+  if (retry_after_seconds && *retry_after_seconds > 0) {
+    delay = std::max(delay, static_cast<int64_t>(*retry_after_seconds) * 1000);
+  }
+  return delay;
+}
+
+bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = options_.now_ms();
+  std::string state = "done";
+  int64_t attempts_add = 0;
+  int64_t next_attempt_at = row.next_attempt_at;
+  std::string last_error;
+  switch (delivery.outcome) {
+    case Outcome::kDone:
+      break;
+    case Outcome::kRetry:
+      attempts_add = 1;
+      if (now - row.created_at >= options_.give_up_after_ms) {
+        state = "failed";
+        last_error = "gave up after " + std::to_string(options_.give_up_after_ms / 3600000) +
+                     " h: " + delivery.description;
+      } else {
+        state = "pending";
+        next_attempt_at = now + Backoff(row.attempts + 1, delivery.retry_after_seconds);
+        last_error = delivery.description;
+      }
+      break;
+    case Outcome::kFailed:
+      attempts_add = 1;
+      state = "failed";
+      last_error = delivery.description;
+      break;
+  }
+  db::Statement update(db_,
+                       "UPDATE outbox SET state = ?1, attempts = attempts + ?2,"
+                       " next_attempt_at = ?3, last_error = ?4, lease_owner = NULL,"
+                       " lease_until = NULL, updated_at = ?5"
+                       " WHERE id = ?6 AND lease_owner = ?7 AND state = 'pending'",
+                       error);
+  if (!update.ok()) return false;
+  update.Bind(1, state);
+  update.Bind(2, attempts_add);
+  update.Bind(3, next_attempt_at);
+  update.Bind(4, last_error);
+  update.Bind(5, now);
+  update.Bind(6, row.id);
+  update.Bind(7, options_.owner);
+  // A single UPDATE is atomic; the busy timeout covers waiting for another writer.
+  if (!update.Run("outbox finish", error)) return false;
+  if (sqlite3_changes(db_) != 1) {
+    SetError(error, "outbox job " + std::to_string(row.id) + ": lease lost before recording");
+    return false;
+  }
+  return true;
+}
+
+bool SqliteEventStore::ReleaseLeases(std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  db::Statement update(db_,
+                       "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+                       " WHERE lease_owner = ?1 AND state = 'pending'",
+                       error);
+  if (!update.ok()) return false;
+  update.Bind(1, options_.owner);
+  return update.Run("outbox release", error);
+}
+
+OutboxCounts SqliteEventStore::Counts(std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  OutboxCounts counts;
+  const int64_t now = options_.now_ms();
+  // Over the partial indexes: done rows are never read (pending ones are, for created_at;
+  // there are few while delivery works).
+  db::Statement select(db_,
+                       "SELECT count(*), min(created_at),"
+                       " (SELECT count(*) FROM outbox WHERE state = 'failed')"
+                       " FROM outbox WHERE state = 'pending'",
+                       error);
+  if (!select.ok()) return counts;
+  if (select.Step() != SQLITE_ROW) {
+    SetError(error, db::Error(db_, "outbox counts"));
+    return counts;
+  }
+  counts.pending = select.Int(0);
+  if (!select.IsNull(1)) {
+    counts.oldest_pending_age_ms = std::max<int64_t>(0, now - select.Int(1));
+  }
+  counts.failed = select.Int(2);
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator functions
+
+bool ListJobs(const std::string& path, bool include_done, std::vector<OutboxRow>* rows,
+              std::string* error) {
+  sqlite3* db = OpenMigrated(path, error);
+  if (db == nullptr) return false;
+  bool ok = false;
+  {
+    std::string sql = std::string("SELECT ") + kRowColumns + " FROM outbox";
+    if (!include_done) sql += " WHERE state IN ('pending', 'failed')";
+    sql += " ORDER BY id";
+    db::Statement select(db, sql, error);
+    if (select.ok()) {
+      int rc;
+      while ((rc = select.Step()) == SQLITE_ROW) rows->push_back(ReadRow(select));
+      ok = rc == SQLITE_DONE;
+      if (!ok) SetError(error, db::Error(db, "outbox list"));
+    }
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
+bool RetryJob(const std::string& path, int64_t id, std::string* error) {
+  sqlite3* db = OpenMigrated(path, error);
+  if (db == nullptr) return false;
+  bool ok = false;
+  {
+    db::Statement update(db,
+                         "UPDATE outbox SET state = 'pending', next_attempt_at = ?1,"
+                         " lease_owner = NULL, lease_until = NULL, updated_at = ?1"
+                         " WHERE id = ?2 AND state = 'failed'",
+                         error);
+    if (update.ok()) {
+      update.Bind(1, SystemUnixMs());
+      update.Bind(2, id);
+      if (!update.Run("outbox retry", error)) {
+      } else if (sqlite3_changes(db) != 1) {
+        SetError(error, "no failed outbox job with id " + std::to_string(id));
+      } else {
+        ok = true;
+      }
+    }
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
+std::string FormatOutboxRow(const OutboxRow& row) {
+  std::string out = std::to_string(row.id) + "\t" + row.state + "\t" + row.key +
+                    "\tattempts=" + std::to_string(row.attempts);
+  if (row.state == "pending") out += "\tnext_attempt_at=" + std::to_string(row.next_attempt_at);
+  if (!row.lease_owner.empty()) {
+    out += "\tlease=" + row.lease_owner + " until " + std::to_string(row.lease_until);
+  }
+  if (!row.last_error.empty()) out += "\terror=" + row.last_error;
+  return out;
+}
+
+}  // namespace frontline

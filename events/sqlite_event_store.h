@@ -1,0 +1,135 @@
+// The event state webhooks write, kept in SQLite: today the outbox of Twilio REST jobs (SPEC §6);
+// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements the
+// handler-facing `Outbox` (events/outbox.h) and the dispatcher's side of it: claiming due jobs
+// with leases, recording outcomes with backoff, listing and requeueing.
+//
+// Jobs are deduplicated by `OutboxKey`; a delivered job's row (state 'done') is kept, so a
+// Twilio retry of the same webhook much later is still a duplicate.
+//
+// Delivery is at least once and, in the normal case, exactly once: a job is claimed with a
+// lease (lease_owner "<host>:<pid>:<random>", lease_until) in a BEGIN IMMEDIATE transaction,
+// so several responder processes on the same file never deliver one job at the same time; the
+// caller calls Twilio outside any transaction and then records the outcome and clears the lease
+// in one UPDATE that applies only while it still owns the lease. A process that dies between
+// claim and record (kill -9) leaves a lease that expires and is taken over by any dispatcher;
+// the add-participant call that may then repeat is harmless (409/50433 is "done").
+//
+// Thread-safety: SqliteEventStore may be used from any number of threads; it keeps one
+// connection guarded by a mutex, held only for a short transaction (never during a REST call).
+// The free functions open their own connection and are safe from any thread.
+#ifndef FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
+#define FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "events/outbox.h"
+
+namespace frontline {
+
+// One row of the outbox table.
+struct OutboxRow {
+  int64_t id = 0;
+  std::string key;
+  OutboxJob job;
+  std::string state;            // "pending", "done" or "failed"
+  int64_t attempts = 0;         // unsuccessful deliveries so far (retries and the final failure)
+  int64_t next_attempt_at = 0;  // unix ms
+  std::string lease_owner;      // "" when not leased
+  int64_t lease_until = 0;      // unix ms; 0 when not leased
+  int64_t created_at = 0;       // unix ms
+  int64_t updated_at = 0;       // unix ms
+  std::string last_error;
+};
+
+// Wall-clock time in unix milliseconds; injectable so tests can move time.
+using UnixMsClock = std::function<int64_t()>;
+int64_t SystemUnixMs();
+
+struct OutboxOptions {
+  UnixMsClock now_ms;        // null: SystemUnixMs
+  int64_t lease_ms = 30000;  // longer than the REST client's total timeout
+  int64_t initial_backoff_ms = 1000;
+  int64_t max_backoff_ms = 300000;  // 5 min
+  int64_t give_up_after_ms = 24LL * 3600 * 1000;
+  std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
+};
+
+class SqliteEventStore : public Outbox {
+ public:
+  // Opens its own connection to the database at `path` (creating and migrating it when
+  // needed). Returns nullptr with `error` set on failure.
+  static std::unique_ptr<SqliteEventStore> Open(const std::string& path, OutboxOptions options,
+                                                std::string* error);
+  ~SqliteEventStore() override;
+  SqliteEventStore(const SqliteEventStore&) = delete;
+  SqliteEventStore& operator=(const SqliteEventStore&) = delete;
+
+  // INSERT OR IGNORE by OutboxKey in its own BEGIN IMMEDIATE transaction, committed before it
+  // returns; then calls the enqueue listener (the dispatcher's wake-up) when a job was stored.
+  EnqueueResult Enqueue(const OutboxJob& job, std::string* error) override;
+
+  // Called after each successful Enqueue (from the enqueuing thread, outside any lock of the
+  // store's connection). Set it before request threads start or while they may run: it is
+  // guarded by a mutex, and once SetEnqueueListener(nullptr) returns it is no longer running.
+  void SetEnqueueListener(std::function<void()> listener);
+
+  // Claims the oldest due pending job (next_attempt_at <= now, and <= `due_by` when given;
+  // lease absent or expired) for lease_ms. nullopt when there is none or on a database error
+  // (`error` set then).
+  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {});
+
+  // Records `delivery` for `row` (which this store claimed) and clears the lease: done;
+  // retry with backoff (or failed "gave up after 24 h: ..." once the job is older than
+  // give_up_after_ms); failed with the description. Applies only while this store still owns
+  // the lease; returns false when it no longer does or on a database error (`error` set).
+  [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery, std::string* error);
+
+  // Clears this store's leases on pending jobs so others may take them at once (Stop).
+  [[nodiscard]] bool ReleaseLeases(std::string* error);
+
+  // The backoff before attempt number `attempts` + 1 after `attempts` unsuccessful ones:
+  // min(max, initial * 2^(attempts-1)) with equal jitter (half fixed, half random), or the
+  // server's Retry-After when that is longer.
+  int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
+
+  OutboxCounts Counts(std::string* error) override;
+  int64_t NowMs() const { return options_.now_ms(); }
+  const std::string& owner() const { return options_.owner; }
+  const OutboxOptions& options() const { return options_; }
+
+ private:
+  SqliteEventStore(sqlite3* db, OutboxOptions options);
+
+  OutboxOptions options_;
+  std::mutex mu_;  // guards db_ and rng_
+  sqlite3* db_;
+  std::mt19937_64 rng_;
+  std::mutex listener_mu_;
+  std::function<void()> listener_;
+};
+
+// Operator functions for `frontline-fcgi outbox [list|retry ID]`; each opens (and migrates)
+// its own connection to the database at `path`.
+// Jobs in id order: pending and failed, plus done ones when `include_done`. False with `error`
+// set on a database error.
+[[nodiscard]] bool ListJobs(const std::string& path, bool include_done,
+                            std::vector<OutboxRow>* rows, std::string* error);
+// Requeues failed job `id`: state pending, attempts kept, due now. False with `error` set when
+// there is no failed job `id` or on a database error. Note: a job older than the give-up age
+// gets one more attempt and, should that be retryable, fails again.
+[[nodiscard]] bool RetryJob(const std::string& path, int64_t id, std::string* error);
+// A one-line description of `row` for the `outbox list` command.
+std::string FormatOutboxRow(const OutboxRow& row);
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
