@@ -1,6 +1,7 @@
 #include "db/sqlite.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +20,14 @@ bool CreatePrivateFile(const std::string& path, std::string* error) {
   if (errno == EEXIST) return true;
   if (error != nullptr) *error = "create " + path + ": " + std::strerror(errno);
   return false;
+}
+
+bool FolderReadableByOthers(const std::string& path, std::string* folder) {
+  const size_t slash = path.find_last_of('/');
+  *folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st;
+  if (::stat(folder->c_str(), &st) != 0) return false;
+  return (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
 }
 
 std::string Error(sqlite3* db, std::string_view what) {

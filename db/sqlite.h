@@ -23,6 +23,10 @@ namespace db {
 // false with `error` set when it cannot be created.
 [[nodiscard]] bool CreatePrivateFile(const std::string& path, std::string* error);
 
+// True when the folder holding the database file `path` can be read by its group or by others;
+// `*folder` is set to that folder either way. False too when it cannot be checked.
+bool FolderReadableByOthers(const std::string& path, std::string* folder);
+
 enum class Synchronous { kNormal, kFull };
 
 struct OpenOptions {

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "db/sqlite.h"
-#include "directory/schema.h"
 
 namespace frontline {
 namespace {
@@ -53,10 +52,121 @@ void SetError(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
 }
 
-sqlite3* OpenMigrated(const std::string& path, std::string* error) {
-  sqlite3* db = db::Open(path, db::OpenOptions(), error);
+// The event store's own schema, versioned by PRAGMA user_version of its file. Append only:
+// entry i brings the schema from version i to version i + 1.
+constexpr const char* kMigrations[] = {
+    // 1: the outbox, with the columns the directory file's old table had (directory/schema.h,
+    // migration 2), so jobs move over unchanged.
+    R"sql(
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  action TEXT NOT NULL,
+  conversation_sid TEXT NOT NULL,
+  identity TEXT NOT NULL DEFAULT '',
+  participant_sid TEXT NOT NULL DEFAULT '',
+  attributes_json TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
+)sql",
+};
+constexpr int kLatestVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+bool MigrateStore(sqlite3* db, std::string* error) {
+  if (db::UserVersion(db) == kLatestVersion) return true;  // no write lock needed
+  db::Transaction txn(db, error);
+  if (!txn.ok()) return false;
+  // Another process may have migrated while we waited for the lock.
+  const int version = db::UserVersion(db);
+  if (version < 0 || version > kLatestVersion) {
+    SetError(error, version < 0 ? db::Error(db, "outbox schema version")
+                                : "outbox schema version " + std::to_string(version) +
+                                      " is newer than this build supports");
+    return false;
+  }
+  std::string detail;
+  for (int v = version; v < kLatestVersion; ++v) {
+    if (!db::Exec(db, kMigrations[v], &detail)) {
+      SetError(error, "outbox migrate: " + detail);
+      return false;
+    }
+  }
+  const std::string set = "PRAGMA user_version=" + std::to_string(kLatestVersion);
+  if (!db::Exec(db, set.c_str(), &detail)) {
+    SetError(error, "outbox migrate: " + detail);
+    return false;
+  }
+  return txn.Commit(error);
+}
+
+// Moves the jobs of the directory file's old outbox table (directory/schema.h, migration 2)
+// into the store: attaches the directory, copies every row whose key the store lacks and empties
+// the old table, in one transaction. A WAL transaction over two files is atomic per file, not
+// across them: after a crash between the two commits the rows are in both, and the next start
+// copies nothing twice (INSERT OR IGNORE by key) and empties the old table then. Ids are
+// renumbered (the store may hold jobs of its own). Nothing is written to the directory when its
+// old table is empty, so this costs one read per start.
+bool MoveLegacyJobs(sqlite3* db, const std::string& directory_path, std::string* error) {
+  if (directory_path.empty() || ::access(directory_path.c_str(), F_OK) != 0) return true;
+  db::Statement attach(db, "ATTACH DATABASE ?1 AS legacy", error);
+  if (!attach.ok()) return false;
+  attach.Bind(1, directory_path);
+  if (!attach.Run("attach " + directory_path, error)) return false;
+  // One number from `sql`, the statement finished before anything else runs; -1 on error.
+  auto count = [db, error](const char* sql) -> int64_t {
+    db::Statement s(db, sql, error);
+    if (!s.ok()) return -1;
+    if (s.Step() != SQLITE_ROW) {
+      SetError(error, db::Error(db, "read the directory's outbox"));
+      return -1;
+    }
+    return s.Int(0);
+  };
+  bool ok = false;
+  const int64_t has_table =
+      count("SELECT count(*) FROM legacy.sqlite_master WHERE type = 'table' AND name = 'outbox'");
+  const int64_t has_rows =
+      has_table == 1 ? count("SELECT EXISTS (SELECT 1 FROM legacy.outbox)") : has_table;
+  if (has_rows == 0) {
+    ok = true;
+  } else if (has_rows == 1) {
+    db::Transaction txn(db, error);
+    std::string detail;
+    ok = txn.ok() &&
+         db::Exec(db,
+                  "INSERT OR IGNORE INTO main.outbox (key, action, conversation_sid, identity, "
+                  "participant_sid, attributes_json, state, attempts, next_attempt_at, "
+                  "lease_owner, lease_until, created_at, updated_at, last_error) SELECT key, "
+                  "action, conversation_sid, identity, participant_sid, attributes_json, state, "
+                  "attempts, next_attempt_at, NULL, NULL, created_at, updated_at, last_error "
+                  "FROM legacy.outbox ORDER BY id;"
+                  "DELETE FROM legacy.outbox;",
+                  &detail);
+    if (!ok && txn.ok()) SetError(error, "move the directory's outbox jobs: " + detail);
+    ok = ok && txn.Commit(error);
+  }
+  (void)db::Exec(db, "DETACH DATABASE legacy", nullptr);
+  return ok;
+}
+
+sqlite3* OpenMigrated(const std::string& path, const std::string& legacy_directory,
+                      std::string* error) {
+  db::OpenOptions open_options;
+  // Every commit fsync'd: a job is durable, across power loss too, before the webhook is
+  // answered (SPEC §6).
+  open_options.synchronous = db::Synchronous::kFull;
+  sqlite3* db = db::Open(path, open_options, error);
   if (db == nullptr) return nullptr;
-  if (!Migrate(db, error)) {
+  if (!MigrateStore(db, error) || !MoveLegacyJobs(db, legacy_directory, error)) {
     sqlite3_close(db);
     return nullptr;
   }
@@ -74,7 +184,7 @@ int64_t SystemUnixMs() {
 std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path,
                                                          OutboxOptions options,
                                                          std::string* error) {
-  sqlite3* db = OpenMigrated(path, error);
+  sqlite3* db = OpenMigrated(path, options.legacy_directory, error);
   if (db == nullptr) return nullptr;
   return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(db, std::move(options)));
 }
@@ -268,9 +378,9 @@ OutboxCounts SqliteEventStore::Counts(std::string* error) {
 // ---------------------------------------------------------------------------------------------
 // Operator functions
 
-bool ListJobs(const std::string& path, bool include_done, std::vector<OutboxRow>* rows,
-              std::string* error) {
-  sqlite3* db = OpenMigrated(path, error);
+bool ListJobs(const std::string& path, const std::string& legacy_directory, bool include_done,
+              std::vector<OutboxRow>* rows, std::string* error) {
+  sqlite3* db = OpenMigrated(path, legacy_directory, error);
   if (db == nullptr) return false;
   bool ok = false;
   {
@@ -289,8 +399,9 @@ bool ListJobs(const std::string& path, bool include_done, std::vector<OutboxRow>
   return ok;
 }
 
-bool RetryJob(const std::string& path, int64_t id, std::string* error) {
-  sqlite3* db = OpenMigrated(path, error);
+bool RetryJob(const std::string& path, const std::string& legacy_directory, int64_t id,
+              std::string* error) {
+  sqlite3* db = OpenMigrated(path, legacy_directory, error);
   if (db == nullptr) return false;
   bool ok = false;
   {

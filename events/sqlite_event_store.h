@@ -61,12 +61,17 @@ struct OutboxOptions {
   int64_t max_backoff_ms = 300000;  // 5 min
   int64_t give_up_after_ms = 24LL * 3600 * 1000;
   std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
+  // The directory file whose old `outbox` table (directory/schema.h, migration 2) Open moves
+  // into the store; empty: none.
+  std::string legacy_directory;
 };
 
 class SqliteEventStore : public Outbox {
  public:
-  // Opens its own connection to the database at `path` (creating and migrating it when
-  // needed). Returns nullptr with `error` set on failure.
+  // Opens its own connection to the event database at `path` (creating it 0600 and migrating
+  // it when needed; synchronous=FULL, so every commit is fsync'd), then moves any jobs left in
+  // options.legacy_directory's old outbox table into it (see MoveLegacyJobs in the .cpp).
+  // Returns nullptr with `error` set on failure.
   static std::unique_ptr<SqliteEventStore> Open(const std::string& path, OutboxOptions options,
                                                 std::string* error);
   ~SqliteEventStore() override;
@@ -117,16 +122,18 @@ class SqliteEventStore : public Outbox {
   std::function<void()> listener_;
 };
 
-// Operator functions for `frontline-fcgi outbox [list|retry ID]`; each opens (and migrates)
-// its own connection to the database at `path`.
+// Operator functions for `frontline-fcgi outbox [list|retry ID]`; each opens (and migrates,
+// moving the jobs of `legacy_directory`'s old table like Open) its own connection to the
+// event database at `path`.
 // Jobs in id order: pending and failed, plus done ones when `include_done`. False with `error`
 // set on a database error.
-[[nodiscard]] bool ListJobs(const std::string& path, bool include_done,
-                            std::vector<OutboxRow>* rows, std::string* error);
+[[nodiscard]] bool ListJobs(const std::string& path, const std::string& legacy_directory,
+                            bool include_done, std::vector<OutboxRow>* rows, std::string* error);
 // Requeues failed job `id`: state pending, attempts kept, due now. False with `error` set when
 // there is no failed job `id` or on a database error. Note: a job older than the give-up age
 // gets one more attempt and, should that be retryable, fails again.
-[[nodiscard]] bool RetryJob(const std::string& path, int64_t id, std::string* error);
+[[nodiscard]] bool RetryJob(const std::string& path, const std::string& legacy_directory,
+                            int64_t id, std::string* error);
 // A one-line description of `row` for the `outbox list` command.
 std::string FormatOutboxRow(const OutboxRow& row);
 

@@ -16,6 +16,7 @@
 #include "directory/database_files.h"
 #include "directory/export.h"
 #include "directory/import.h"
+#include "db/sqlite.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/connections.h"
 #include "fcgi/log.h"
@@ -98,6 +99,29 @@ void RequireDirectoryFile(const Options& options) {
   }
 }
 
+// The event store in its own file (--outbox), taking over the jobs of an older directory file.
+std::unique_ptr<SqliteEventStore> OpenEventStore(const Options& options) {
+  OutboxOptions outbox_options;
+  outbox_options.legacy_directory = options.directory;
+  std::string error;
+  std::unique_ptr<SqliteEventStore> store =
+      SqliteEventStore::Open(options.outbox, outbox_options, &error);
+  if (!store) throw StartupError(kExitConfig, "--outbox: " + error);
+  return store;
+}
+
+// A database folder others can read exposes customer data and jobs: warn, do not refuse
+// (a shared host may have no choice).
+void WarnAboutOpenFolders(const Options& options, Log& log) {
+  for (const std::string* path : {&options.directory, &options.outbox}) {
+    std::string folder;
+    if (db::FolderReadableByOthers(*path, &folder)) {
+      log.Warning("the database folder is readable by its group or by everyone: make it 0700",
+                  {{"folder", folder}});
+    }
+  }
+}
+
 int Serve(const Options& options) {
   // Started by hand without a socket is the most common first mistake: say how to run it
   // before complaining about configuration. --listen creates its socket only once the rest is
@@ -124,12 +148,12 @@ int Serve(const Options& options) {
     RequirePeerPolicy(options, socket, *allowed_peers);
   }
 
+  WarnAboutOpenFolders(options, log);
   HandlerConfig config = MakeHandlerConfig(options);
   Templates templates = LoadTemplates(options);
   std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
   if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
-  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(options.directory, {}, &error);
-  if (!outbox) throw StartupError(kExitConfig, "--directory: outbox: " + error);
+  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   Clock clock;
   Metrics metrics;
   Services services{config, directory.get(), &templates, &metrics, clock, outbox.get()};
@@ -311,8 +335,7 @@ int DeliverDueJobs(const Options& options) {
                        "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
   }
   std::string error;
-  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(options.directory, {}, &error);
-  if (!outbox) throw StartupError(kExitConfig, "outbox deliver: " + error);
+  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
   CurlRestClientConfig rest_config;
   rest_config.api_base = options.api_base;
@@ -344,7 +367,7 @@ int OutboxCommand(const Options& options) {
   if (verb == "list" && args.size() <= 1) {
     RequireDirectoryFile(options);
     std::vector<OutboxRow> rows;
-    if (!ListJobs(options.directory, false, &rows, &error)) {
+    if (!ListJobs(options.outbox, options.directory, false, &rows, &error)) {
       throw StartupError(kExitConfig, "outbox: " + error);
     }
     for (const OutboxRow& row : rows) std::cout << FormatOutboxRow(row) << "\n";
@@ -356,7 +379,7 @@ int OutboxCommand(const Options& options) {
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
     RequireDirectoryFile(options);
-    if (!RetryJob(options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
+    if (!RetryJob(options.outbox, options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
@@ -384,9 +407,10 @@ int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
     status = command(options);
   } catch (const StartupError&) {
     MatchFolderOwner(options.directory, &error);
+    MatchFolderOwner(options.outbox, &error);
     throw;
   }
-  if (!MatchFolderOwner(options.directory, &error)) {
+  if (!MatchFolderOwner(options.directory, &error) || !MatchFolderOwner(options.outbox, &error)) {
     std::cerr << "frontline-fcgi: " << error << "\n";
     if (status == kExitOk) status = kExitConfig;
   }

@@ -1,4 +1,4 @@
-// The durable outbox against a real temporary SQLite file (migrated by SqliteDirectory::Open)
+// The durable outbox against a real temporary SQLite file (its own, as --outbox makes it)
 // and a scripted FakeRestClient, with a fake clock: keys and deduplication, the SPEC §6
 // outcomes (done, retry with growing backoff and Retry-After, failed and requeued, given up
 // after 24 h), the attribute merge, leases shared by several outboxes on one file (as several
@@ -10,11 +10,14 @@
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
 
+#include "directory/schema.h"
 #include "directory/sqlite_directory.h"
 #include "tests/unit/directory_test_util.h"
 #include "tests/unit/fake_rest_client.h"
@@ -29,9 +32,7 @@ constexpr int64_t kStart = 1700000000000;  // unix ms
 
 struct Fixture {
   Fixture() {
-    path = dir.File("directory.db");
-    std::string error;
-    REQUIRE(SqliteDirectory::Open(path, &error) != nullptr);
+    path = dir.File("outbox.db");
     outbox = NewOutbox();
   }
 
@@ -47,7 +48,7 @@ struct Fixture {
   std::vector<OutboxRow> Rows(bool include_done = true) {
     std::vector<OutboxRow> rows;
     std::string error;
-    REQUIRE_MESSAGE(ListJobs(path, include_done, &rows, &error), error);
+    REQUIRE_MESSAGE(ListJobs(path, "", include_done, &rows, &error), error);
     return rows;
   }
 
@@ -226,12 +227,12 @@ TEST_CASE("outbox: 400 fails with its error; RetryJob requeues it") {
   CHECK(counts.pending == 0);
   CHECK(dispatcher.RunOnce() == 0);  // failed jobs are kept, not retried
 
-  CHECK_FALSE(RetryJob(f.path, row.id + 100, &error));
+  CHECK_FALSE(RetryJob(f.path, "", row.id + 100, &error));
   CHECK(error.find("no failed") != std::string::npos);
-  REQUIRE_MESSAGE(RetryJob(f.path, row.id, &error), error);
+  REQUIRE_MESSAGE(RetryJob(f.path, "", row.id, &error), error);
   CHECK(f.Row(row.id).state == "pending");
   CHECK(f.Row(row.id).attempts == 1);
-  CHECK_FALSE(RetryJob(f.path, row.id, &error));  // pending, not failed
+  CHECK_FALSE(RetryJob(f.path, "", row.id, &error));  // pending, not failed
   f.now = SystemUnixMs();                         // RetryJob makes it due at the real time
   CHECK(dispatcher.RunOnce() == 1);
   CHECK(f.Row(row.id).state == "done");
@@ -356,7 +357,7 @@ TEST_CASE("outbox: attributes that are not a JSON object are left alone and the 
 
   // Once someone fixes the participant, `outbox retry` merges as usual.
   client.SetAttributes("MB1", R"({"vip":true})");
-  REQUIRE_MESSAGE(RetryJob(f.path, rows[0].id, &error), error);
+  REQUIRE_MESSAGE(RetryJob(f.path, "", rows[0].id, &error), error);
   f.now = SystemUnixMs();
   CHECK(dispatcher.RunOnce() == 1);
   CHECK(f.Row(rows[0].id).state == "done");
@@ -601,6 +602,97 @@ TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
   CHECK(dispatcher.DeliverDue() == 2);
   CHECK(client.CountCalls("add") == 4);
   CHECK(outbox->Counts(&error).pending == 0);
+}
+
+}  // namespace
+}  // namespace frontline
+
+namespace frontline {
+namespace {
+
+// The jobs of a directory file from before --outbox (its migration-2 outbox table).
+void InsertLegacyJob(const std::string& directory_path, const std::string& key,
+                     const std::string& state) {
+  sqlite3* db = OpenConnection(directory_path, nullptr);
+  REQUIRE(db != nullptr);
+  const std::string ch = key.substr(key.find(':') + 1);
+  const std::string sql =
+      "INSERT INTO outbox (key, action, conversation_sid, identity, state, next_attempt_at, "
+      "lease_owner, lease_until, created_at, updated_at) VALUES ('" + key +
+      "', 'add_participant', '" + ch + "', 'alice@example.com', '" + state +
+      "', 0, 'dead-process', 9999999999999, " + std::to_string(kStart) + ", " +
+      std::to_string(kStart) + ")";
+  char* message = nullptr;
+  CHECK_MESSAGE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK,
+                (message ? message : ""));
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+int64_t LegacyRowCount(const std::string& directory_path) {
+  sqlite3* db = OpenConnection(directory_path, nullptr);
+  REQUIRE(db != nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST_CASE("outbox: jobs in an older directory file's outbox table move over and are delivered") {
+  testing::TempDir dir;
+  const std::string directory_path = dir.File("directory.db");
+  const std::string outbox_path = dir.File("outbox.db");
+  std::string error;
+  REQUIRE(SqliteDirectory::Open(directory_path, &error) != nullptr);
+  InsertLegacyJob(directory_path, "add:CHold1", "pending");
+  InsertLegacyJob(directory_path, "add:CHold2", "done");
+  InsertLegacyJob(directory_path, "add:CHold3", "failed");
+
+  OutboxOptions options;
+  options.legacy_directory = directory_path;
+  std::unique_ptr<SqliteEventStore> store = SqliteEventStore::Open(outbox_path, options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  CHECK(LegacyRowCount(directory_path) == 0);
+  std::vector<OutboxRow> rows;
+  REQUIRE_MESSAGE(ListJobs(outbox_path, "", true, &rows, &error), error);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].key == "add:CHold1");
+  CHECK(rows[0].lease_owner.empty());  // the old process's lease does not carry over
+  CHECK(rows[1].state == "done");
+  CHECK(rows[2].state == "failed");
+  // A retried webhook of a moved job is still a duplicate.
+  CHECK(store->Enqueue(AddJob("CHold2"), &error) == EnqueueResult::kDuplicate);
+
+  FakeRestClient client;
+  OutboxDispatcher dispatcher(store.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  REQUIRE(client.calls().size() == 1);
+  CHECK(client.calls()[0].conversation_sid == "CHold1");
+
+  // A second start finds nothing to move and changes nothing.
+  store.reset();
+  store = SqliteEventStore::Open(outbox_path, options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  rows.clear();
+  REQUIRE_MESSAGE(ListJobs(outbox_path, "", true, &rows, &error), error);
+  CHECK(rows.size() == 3);
+}
+
+TEST_CASE("outbox: a new event database and its WAL and SHM files are 0600") {
+  testing::TempDir dir;
+  const std::string path = dir.File("outbox.db");
+  std::string error;
+  std::unique_ptr<SqliteEventStore> store = SqliteEventStore::Open(path, {}, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  Enqueue(store.get(), AddJob("CH1"));
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st;
+    REQUIRE_MESSAGE(::stat(file.c_str(), &st) == 0, file);
+    CHECK_MESSAGE((st.st_mode & 0777) == 0600, file);
+  }
 }
 
 }  // namespace
