@@ -186,16 +186,46 @@ std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path
                                                          std::string* error) {
   sqlite3* db = OpenMigrated(path, options.legacy_directory, error);
   if (db == nullptr) return nullptr;
-  return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(db, std::move(options)));
+  return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(path, db, std::move(options)));
 }
 
-SqliteEventStore::SqliteEventStore(sqlite3* db, OutboxOptions options)
-    : options_(std::move(options)), db_(db), rng_(std::random_device{}()) {
+SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options)
+    : options_(std::move(options)),
+      path_(std::move(path)),
+      enqueue_db_(db),
+      rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
   if (options_.owner.empty()) options_.owner = DefaultOwner(rng_());
 }
 
-SqliteEventStore::~SqliteEventStore() { sqlite3_close(db_); }
+SqliteEventStore::~SqliteEventStore() {
+  sqlite3_close(enqueue_db_);
+  for (sqlite3* db : idle_) sqlite3_close(db);
+}
+
+sqlite3* SqliteEventStore::Borrow(std::string* error) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!idle_.empty()) {
+      sqlite3* db = idle_.back();
+      idle_.pop_back();
+      return db;
+    }
+  }
+  // Claims, outcomes and counts: synchronous=NORMAL is enough, since losing one of them to a
+  // power cut only repeats a delivery (harmless: 409 is done), and the next FULL commit of an
+  // Enqueue syncs the WAL with them. Opened outside the pool's lock.
+  db::OpenOptions open_options;
+  open_options.busy_timeout_ms = options_.busy_timeout_ms;
+  open_options.create = false;
+  return db::Open(path_, open_options, error);
+}
+
+void SqliteEventStore::Return(sqlite3* db) {
+  if (db == nullptr) return;
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  idle_.push_back(db);
+}
 
 void SqliteEventStore::SetEnqueueListener(std::function<void()> listener) {
   std::lock_guard<std::mutex> lock(listener_mu_);
@@ -209,11 +239,12 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error
   }
   bool stored = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(enqueue_mu_);
+    sqlite3* db = enqueue_db_;
     const int64_t now = options_.now_ms();
-    db::Transaction txn(db_, error);
+    db::Transaction txn(db, error);
     if (!txn.ok()) return EnqueueResult::kError;
-    db::Statement insert(db_,
+    db::Statement insert(db,
                          "INSERT OR IGNORE INTO outbox (key, action, conversation_sid, identity, "
                          "participant_sid, attributes_json, state, attempts, next_attempt_at, "
                          "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, "
@@ -228,7 +259,7 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error
     insert.Bind(6, job.attributes_json);
     insert.Bind(7, now);
     if (!insert.Run("outbox insert", error)) return EnqueueResult::kError;
-    stored = sqlite3_changes(db_) == 1;
+    stored = sqlite3_changes(db) == 1;
     if (!txn.Commit(error)) return EnqueueResult::kError;
   }
   if (!stored) return EnqueueResult::kDuplicate;
@@ -239,29 +270,48 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error
 
 std::optional<OutboxRow> SqliteEventStore::Claim(std::string* error,
                                                  std::optional<int64_t> due_by) {
-  std::lock_guard<std::mutex> lock(mu_);
+  Connection conn(this, error);
+  if (!conn) return std::nullopt;
+  sqlite3* db = conn.get();
   const int64_t now = options_.now_ms();
-  db::Transaction txn(db_, error);
+  const int64_t due = due_by ? std::min(now, *due_by) : now;
+  {
+    // A read first, outside any write transaction: idle workers looking for work then never
+    // take the write lock.
+    db::Statement peek(db,
+                       "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND "
+                       "next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?1))",
+                       error);
+    if (!peek.ok()) return std::nullopt;
+    peek.Bind(1, now);
+    peek.Bind(2, due);
+    if (peek.Step() != SQLITE_ROW) {
+      SetError(error, db::Error(db, "outbox claim"));
+      return std::nullopt;
+    }
+    if (peek.Int(0) == 0) return std::nullopt;
+  }
+  db::Transaction txn(db, error);
   if (!txn.ok()) return std::nullopt;
-  db::Statement select(db_,
+  db::Statement select(db,
                        std::string("SELECT ") + kRowColumns +
                            " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2"
                            " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT 1",
                        error);
   if (!select.ok()) return std::nullopt;
   select.Bind(1, now);
-  select.Bind(2, due_by ? std::min(now, *due_by) : now);
+  select.Bind(2, due);
   int rc = select.Step();
   if (rc == SQLITE_DONE) {
     (void)txn.Commit(nullptr);
     return std::nullopt;
   }
   if (rc != SQLITE_ROW) {
-    SetError(error, db::Error(db_, "outbox claim"));
+    SetError(error, db::Error(db, "outbox claim"));
     return std::nullopt;
   }
   OutboxRow row = ReadRow(select);
-  db::Statement update(db_, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+  db::Statement update(db, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
                        error);
   if (!update.ok()) return std::nullopt;
   row.lease_owner = options_.owner;
@@ -282,15 +332,23 @@ int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_af
   // half the nominal delay, so the backoff still grows attempt by attempt.
   const int64_t half = delay / 2;
   std::uniform_int_distribution<int64_t> jitter(0, delay - half);
-  delay = half + jitter(rng_);
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    delay = half + jitter(rng_);
+  }
   if (retry_after_seconds && *retry_after_seconds > 0) {
-    delay = std::max(delay, static_cast<int64_t>(*retry_after_seconds) * 1000);
+    // Capped before multiplying: a huge Retry-After neither overflows nor outlives the job.
+    const int64_t cap_s = options_.give_up_after_ms / 1000 + 1;
+    const int64_t seconds = std::min<int64_t>(*retry_after_seconds, cap_s);
+    delay = std::max(delay, seconds * 1000);
   }
   return delay;
 }
 
 bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::string* error) {
-  std::lock_guard<std::mutex> lock(mu_);
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
   const int64_t now = options_.now_ms();
   std::string state = "done";
   int64_t attempts_add = 0;
@@ -307,7 +365,10 @@ bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, st
                      " h: " + delivery.description;
       } else {
         state = "pending";
-        next_attempt_at = now + Backoff(row.attempts + 1, delivery.retry_after_seconds);
+        // Never later than the give-up time: the attempt then is the last one.
+        const int64_t remaining = row.created_at + options_.give_up_after_ms - now;
+        next_attempt_at =
+            now + std::min(Backoff(row.attempts + 1, delivery.retry_after_seconds), remaining);
         last_error = delivery.description;
       }
       break;
@@ -317,7 +378,7 @@ bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, st
       last_error = delivery.description;
       break;
   }
-  db::Statement update(db_,
+  db::Statement update(db,
                        "UPDATE outbox SET state = ?1, attempts = attempts + ?2,"
                        " next_attempt_at = ?3, last_error = ?4, lease_owner = NULL,"
                        " lease_until = NULL, updated_at = ?5"
@@ -333,7 +394,7 @@ bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, st
   update.Bind(7, options_.owner);
   // A single UPDATE is atomic; the busy timeout covers waiting for another writer.
   if (!update.Run("outbox finish", error)) return false;
-  if (sqlite3_changes(db_) != 1) {
+  if (sqlite3_changes(db) != 1) {
     SetError(error, "outbox job " + std::to_string(row.id) + ": lease lost before recording");
     return false;
   }
@@ -341,8 +402,10 @@ bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, st
 }
 
 bool SqliteEventStore::ReleaseLeases(std::string* error) {
-  std::lock_guard<std::mutex> lock(mu_);
-  db::Statement update(db_,
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
+  db::Statement update(db,
                        "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
                        " WHERE lease_owner = ?1 AND state = 'pending'",
                        error);
@@ -352,19 +415,21 @@ bool SqliteEventStore::ReleaseLeases(std::string* error) {
 }
 
 OutboxCounts SqliteEventStore::Counts(std::string* error) {
-  std::lock_guard<std::mutex> lock(mu_);
   OutboxCounts counts;
+  Connection conn(this, error);
+  if (!conn) return counts;
+  sqlite3* db = conn.get();
   const int64_t now = options_.now_ms();
   // Over the partial indexes: done rows are never read (pending ones are, for created_at;
   // there are few while delivery works).
-  db::Statement select(db_,
+  db::Statement select(db,
                        "SELECT count(*), min(created_at),"
                        " (SELECT count(*) FROM outbox WHERE state = 'failed')"
                        " FROM outbox WHERE state = 'pending'",
                        error);
   if (!select.ok()) return counts;
   if (select.Step() != SQLITE_ROW) {
-    SetError(error, db::Error(db_, "outbox counts"));
+    SetError(error, db::Error(db, "outbox counts"));
     return counts;
   }
   counts.pending = select.Int(0);

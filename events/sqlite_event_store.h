@@ -14,8 +14,10 @@
 // claim and record (kill -9) leaves a lease that expires and is taken over by any dispatcher;
 // the add-participant call that may then repeat is harmless (409/50433 is "done").
 //
-// Thread-safety: SqliteEventStore may be used from any number of threads; it keeps one
-// connection guarded by a mutex, held only for a short transaction (never during a REST call).
+// Thread-safety: SqliteEventStore may be used from any number of threads. Claims, outcomes
+// and counts each borrow a connection from a small pool (its mutex guards only the list, never
+// held while SQLite works), so several dispatcher workers run at once; Enqueue has its own
+// synchronous=FULL connection. Nothing holds a connection during a REST call.
 // The free functions open their own connection and are safe from any thread.
 #ifndef FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
 #define FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
@@ -60,6 +62,8 @@ struct OutboxOptions {
   int64_t initial_backoff_ms = 1000;
   int64_t max_backoff_ms = 300000;  // 5 min
   int64_t give_up_after_ms = 24LL * 3600 * 1000;
+  // How long one statement waits for another connection's (or process's) write lock.
+  int busy_timeout_ms = 1500;
   std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
   // The directory file whose old `outbox` table (directory/schema.h, migration 2) Open moves
   // into the store; empty: none.
@@ -112,11 +116,33 @@ class SqliteEventStore : public Outbox {
   const OutboxOptions& options() const { return options_; }
 
  private:
-  SqliteEventStore(sqlite3* db, OutboxOptions options);
+  // A pooled connection for one operation, given back at scope exit.
+  class Connection {
+   public:
+    Connection(SqliteEventStore* store, std::string* error)
+        : store_(store), db_(store->Borrow(error)) {}
+    ~Connection() { store_->Return(db_); }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    explicit operator bool() const { return db_ != nullptr; }
+    sqlite3* get() const { return db_; }
+
+   private:
+    SqliteEventStore* store_;
+    sqlite3* db_;
+  };
+
+  SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
+  sqlite3* Borrow(std::string* error);
+  void Return(sqlite3* db);
 
   OutboxOptions options_;
-  std::mutex mu_;  // guards db_ and rng_
-  sqlite3* db_;
+  const std::string path_;
+  std::mutex enqueue_mu_;  // guards enqueue_db_
+  sqlite3* enqueue_db_;    // synchronous=FULL: Enqueue's commits are fsync'd
+  std::mutex pool_mu_;     // guards idle_ only; never held while SQLite works
+  std::vector<sqlite3*> idle_;
+  std::mutex rng_mu_;  // guards rng_
   std::mt19937_64 rng_;
   std::mutex listener_mu_;
   std::function<void()> listener_;

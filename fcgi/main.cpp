@@ -166,6 +166,7 @@ int Serve(const Options& options) {
   rest_config.auth_token = options.auth_token;
   CurlRestClient rest_client(rest_config);
   DispatcherOptions dispatch_options;
+  dispatch_options.concurrency = options.outbox_concurrency;
   dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
     metrics.RecordDelivery(OutcomeName(delivery.outcome));
     LogFields fields = {{"job", std::to_string(row.id)},
@@ -343,6 +344,7 @@ int DeliverDueJobs(const Options& options) {
   rest_config.auth_token = options.auth_token;
   CurlRestClient rest_client(rest_config);
   DispatcherOptions dispatch_options;
+  dispatch_options.concurrency = options.outbox_concurrency;
   // What is not done is named, so cron's mail (or log) says which job and why.
   dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
     if (delivery.outcome == Outcome::kDone) return;

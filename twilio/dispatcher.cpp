@@ -3,32 +3,40 @@
 #include <algorithm>
 #include <chrono>
 #include <utility>
+#include <vector>
 
 namespace frontline {
 
 OutboxDispatcher::OutboxDispatcher(SqliteEventStore* store, RestClient* client,
                                    DispatcherOptions options)
-    : store_(store), client_(client), options_(std::move(options)) {}
+    : store_(store),
+      client_(client),
+      options_(std::move(options)),
+      concurrency_(std::clamp(options_.concurrency, 1, 64)) {}
 
 OutboxDispatcher::~OutboxDispatcher() { Stop(); }
 
 void OutboxDispatcher::Start() {
-  if (thread_.joinable()) return;
+  if (!threads_.empty()) return;
   stop_.store(false);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tokens_ = 0;
+  }
   store_->SetEnqueueListener([this] { Wake(); });
-  thread_ = std::thread([this] { Loop(); });
+  for (int i = 0; i < concurrency_; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
 void OutboxDispatcher::Stop() {
-  if (!thread_.joinable()) return;
+  if (threads_.empty()) return;
   store_->SetEnqueueListener(nullptr);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true);
-    wake_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
   std::string error;
   if (!store_->ReleaseLeases(&error)) ReportError(error);
 }
@@ -36,7 +44,7 @@ void OutboxDispatcher::Stop() {
 void OutboxDispatcher::Wake() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    wake_ = true;
+    if (tokens_ < concurrency_) ++tokens_;
   }
   cv_.notify_one();
 }
@@ -46,11 +54,21 @@ void OutboxDispatcher::ReportError(const std::string& error) {
   if (options_.on_error) options_.on_error(error);
 }
 
-int OutboxDispatcher::RunOnce() { return Deliver(std::nullopt); }
+int OutboxDispatcher::RunOnce() { return Deliver(std::nullopt, false); }
 
-int OutboxDispatcher::DeliverDue() { return Deliver(store_->NowMs()); }
+int OutboxDispatcher::DeliverDue() {
+  const int64_t due_by = store_->NowMs();
+  if (concurrency_ == 1) return Deliver(due_by, false);
+  std::atomic<int> delivered{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < concurrency_; ++i) {
+    threads.emplace_back([this, due_by, &delivered] { delivered += Deliver(due_by, false); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return delivered.load();
+}
 
-int OutboxDispatcher::Deliver(std::optional<int64_t> due_by) {
+int OutboxDispatcher::Deliver(std::optional<int64_t> due_by, bool wake_others) {
   int delivered = 0;
   while (!stop_.load()) {
     std::string error;
@@ -59,6 +77,9 @@ int OutboxDispatcher::Deliver(std::optional<int64_t> due_by) {
       if (!error.empty()) ReportError(error);
       break;
     }
+    // More may be due (a burst, or jobs of other processes found by a poll): an idle worker
+    // looks too, so the burst is worked through `concurrency` at a time.
+    if (wake_others) Wake();
     // Stop does not interrupt a delivery: it is finished and recorded before the thread exits.
     Delivery delivery = DeliverJob(row->job, client_);
     switch (delivery.outcome) {
@@ -82,10 +103,10 @@ int OutboxDispatcher::Deliver(std::optional<int64_t> due_by) {
 void OutboxDispatcher::Loop() {
   const auto poll = std::chrono::milliseconds(std::max(1, options_.poll_interval_ms));
   while (!stop_.load()) {
-    RunOnce();
+    Deliver(std::nullopt, true);
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, poll, [this] { return wake_ || stop_.load(); });
-    wake_ = false;
+    cv_.wait_for(lock, poll, [this] { return tokens_ > 0 || stop_.load(); });
+    if (tokens_ > 0) --tokens_;
   }
 }
 

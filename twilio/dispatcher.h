@@ -3,7 +3,8 @@
 // from cron, one pass over the due jobs on the calling thread.
 //
 // Thread-safety: Start/Stop must be called from one thread (main); Wake and the counters may
-// be used from any thread.
+// be used from any thread. The RestClient is called from several threads at once, which every
+// implementation allows (twilio/rest_client.h: CurlRestClient borrows an easy handle per call).
 #ifndef FRONTLINE_TWILIO_DISPATCHER_H_
 #define FRONTLINE_TWILIO_DISPATCHER_H_
 
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "events/sqlite_event_store.h"
 #include "twilio/delivery.h"
@@ -24,13 +26,20 @@ namespace frontline {
 
 struct DispatcherOptions {
   int poll_interval_ms = 500;  // how often to look for jobs from other processes or now due
-  // Called for each recorded delivery and for database errors, from the dispatcher thread.
+  // Jobs in flight at once (worker threads; `outbox.concurrency`), 1..64.
+  int concurrency = 8;
+  // Called for each recorded delivery and for database errors, from the worker threads: several
+  // at once when concurrency > 1, so they must be thread-safe.
   std::function<void(const OutboxRow& row, const Delivery& delivery)> on_delivery;
   std::function<void(const std::string& error)> on_error;
 };
 
-// Delivers the jobs of one SqliteEventStore through a RestClient, one at a time in id order.
-// Woken at once by Enqueue in this process, and polls for the rest.
+// Delivers the jobs of one SqliteEventStore through a RestClient with `concurrency` worker
+// threads, each claiming the oldest due job with a lease, delivering it and recording the
+// outcome, so a stalled Twilio call (bounded by the REST client's timeouts) holds up one worker
+// and no other job. An Enqueue in this process wakes one idle worker at once; a worker that
+// claims a job wakes another, so a burst is worked through `concurrency` at a time; every worker
+// also polls for jobs of other processes and jobs now due.
 class OutboxDispatcher {
  public:
   // `store` and `client` must outlive the dispatcher.
@@ -40,10 +49,11 @@ class OutboxDispatcher {
   OutboxDispatcher(const OutboxDispatcher&) = delete;
   OutboxDispatcher& operator=(const OutboxDispatcher&) = delete;
 
-  // Starts the thread and registers the store's enqueue listener. No-op when running.
+  // Starts the worker threads and registers the store's enqueue listener. No-op when running.
   void Start();
-  // Wakes the thread, lets the delivery in progress finish and be recorded, releases any lease
-  // still held, and joins. Jobs not started stay pending for the next process. Idempotent.
+  // Wakes the workers, lets the deliveries in progress finish and be recorded, releases any
+  // lease still held, and joins them. Jobs not started stay pending for the next process.
+  // Idempotent.
   void Stop();
 
   // Claims and delivers due jobs on the calling thread until none is due (or Stop was called).
@@ -51,7 +61,8 @@ class OutboxDispatcher {
   // do not call it while the thread runs.
   int RunOnce();
 
-  // Delivers, on the calling thread, the jobs due at the time of the call, each at most once
+  // Delivers, on `concurrency` threads of its own (the calling thread when 1), the jobs due at
+  // the time of the call, each at most once
   // (a job that is retried with a short backoff waits for the next run), then returns how
   // many it attempted; done(), retried(), failed() and errors() count the outcomes. For
   // `outbox deliver` (cron); do not call it while the thread runs.
@@ -67,17 +78,18 @@ class OutboxDispatcher {
 
  private:
   void Loop();
-  int Deliver(std::optional<int64_t> due_by);
+  int Deliver(std::optional<int64_t> due_by, bool wake_others);
   void ReportError(const std::string& error);
 
   SqliteEventStore* const store_;
   RestClient* const client_;
   const DispatcherOptions options_;
-  std::mutex mu_;  // guards wake_ and stop_
+  const int concurrency_;
+  std::mutex mu_;  // guards tokens_, and stop_'s changes for the condition variable
   std::condition_variable cv_;
-  bool wake_ = false;
+  int tokens_ = 0;  // wake-ups not yet taken by a worker, at most concurrency_
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::vector<std::thread> threads_;
   std::atomic<uint64_t> done_{0}, retried_{0}, failed_{0}, errors_{0};
 };
 

@@ -275,6 +275,31 @@ class ParticipantAttributes(IsolatedCase):
         self.assertEqual(self.twilio.participants(conversation)[0]["attributes"], attributes)
 
 
+class ParallelDelivery(IsolatedCase):
+    """SPEC §6: several jobs in flight per process, so one stalled Twilio call delays no other."""
+
+    def test_a_stalled_conversation_delays_no_other(self):
+        self.import_customers()
+        stack = self.start_stack(args=["--outbox.concurrency", "4"])
+        stalled = conversation_sid(0, "s")
+        # 3 s: under the REST client's 5 s total timeout, so the stalled call then succeeds.
+        self.twilio.stall(3, conversation_sid=stalled, call="add")
+        start = time.monotonic()
+        self.assertEqual(self.route(stack, stalled).status, 200)
+        wait_for(lambda: self.adds(stalled), timeout=5, what="the stalled call to arrive")
+        others = [conversation_sid(n, "s") for n in range(1, 11)]
+        for conversation in others:
+            self.assertEqual(self.route(stack, conversation).status, 200)
+        for conversation in others:
+            self.wait_participants(conversation, timeout=10)
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, 2.5, "the others waited for the stalled call")
+        self.assertEqual(self.twilio.participants(stalled), [])  # still stalled meanwhile
+        self.wait_participants(stalled, timeout=10)
+        self.wait_outbox_empty()
+        self.assertEqual(len(self.adds(stalled)), 1)
+
+
 class DeliveryOutcomes(IsolatedCase):
     """SPEC §6 outcomes of the add-participant call, seen at the stub and in `outbox list`."""
 

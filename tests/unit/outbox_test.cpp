@@ -531,7 +531,9 @@ TEST_CASE("outbox: Stop lets the delivery in progress finish and records it") {
   f.now = SystemUnixMs();
   FakeRestClient fake;
   SlowClient client(&fake);
-  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  DispatcherOptions options;
+  options.concurrency = 1;  // one in flight: the second job is not started when Stop comes
+  OutboxDispatcher dispatcher(f.outbox.get(), &client, options);
   Enqueue(f.outbox.get(), AddJob("CH1"));
   Enqueue(f.outbox.get(), AddJob("CH2"));
   dispatcher.Start();
