@@ -70,8 +70,13 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
   // Stores `job` durably unless a job with its key exists; kError with `error` set when it
-  // could not be stored.
-  virtual EnqueueResult Enqueue(const OutboxJob& job, std::string* error) = 0;
+  // could not be stored. On kDuplicate, `*stored` (when not null) is the job stored first
+  // (e.g. the worker chosen the first time), so a retried webhook answers what it answered then.
+  virtual EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) = 0;
+  // Enqueue without wanting the stored job. (Implementations add `using Outbox::Enqueue;`.)
+  EnqueueResult Enqueue(const OutboxJob& job, std::string* error) {
+    return Enqueue(job, nullptr, error);
+  }
   // Jobs waiting and jobs kept failed, and the oldest pending job's age (for /healthz and
   // /metrics); `error` set on failure.
   virtual OutboxCounts Counts(std::string* error) = 0;

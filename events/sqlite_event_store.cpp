@@ -158,6 +158,28 @@ bool MoveLegacyJobs(sqlite3* db, const std::string& directory_path, std::string*
   return ok;
 }
 
+// The job stored under `key`; false with `error` set when there is none or on an error.
+bool ReadJob(sqlite3* db, const std::string& key, OutboxJob* job, std::string* error) {
+  db::Statement select(db,
+                       "SELECT action, conversation_sid, identity, participant_sid, "
+                       "attributes_json FROM outbox WHERE key = ?1",
+                       error);
+  if (!select.ok()) return false;
+  select.Bind(1, key);
+  if (select.Step() != SQLITE_ROW) {
+    SetError(error, db::Error(db, "outbox read " + key));
+    return false;
+  }
+  job->action = select.Text(0) == JobActionName(JobAction::kSetParticipantAttributes)
+                    ? JobAction::kSetParticipantAttributes
+                    : JobAction::kAddParticipant;
+  job->conversation_sid = select.Text(1);
+  job->identity = select.Text(2);
+  job->participant_sid = select.Text(3);
+  job->attributes_json = select.Text(4);
+  return true;
+}
+
 sqlite3* OpenMigrated(const std::string& path, const std::string& legacy_directory,
                       std::string* error) {
   db::OpenOptions open_options;
@@ -232,7 +254,8 @@ void SqliteEventStore::SetEnqueueListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
-EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error) {
+EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_job,
+                                        std::string* error) {
   if (job.conversation_sid.empty()) {
     SetError(error, "outbox: job without a ConversationSid");
     return EnqueueResult::kError;
@@ -260,6 +283,9 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, std::string* error
     insert.Bind(7, now);
     if (!insert.Run("outbox insert", error)) return EnqueueResult::kError;
     stored = sqlite3_changes(db) == 1;
+    if (!stored && stored_job != nullptr && !ReadJob(db, OutboxKey(job), stored_job, error)) {
+      return EnqueueResult::kError;
+    }
     if (!txn.Commit(error)) return EnqueueResult::kError;
   }
   if (!stored) return EnqueueResult::kDuplicate;

@@ -84,7 +84,9 @@ class SqliteEventStore : public Outbox {
 
   // INSERT OR IGNORE by OutboxKey in its own BEGIN IMMEDIATE transaction, committed before it
   // returns; then calls the enqueue listener (the dispatcher's wake-up) when a job was stored.
-  EnqueueResult Enqueue(const OutboxJob& job, std::string* error) override;
+  // A duplicate reads the stored job into `*stored` in the same transaction.
+  using Outbox::Enqueue;
+  EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
 
   // Called after each successful Enqueue (from the enqueuing thread, outside any lock of the
   // store's connection). Set it before request threads start or while they may run: it is

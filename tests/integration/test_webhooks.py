@@ -219,6 +219,20 @@ class RoutingChoice(IsolatedCase):
             self.assertEqual(self.identities(conversation_sid(n, "r")), [worker])
         self.wait_outbox_empty()
 
+    def test_a_retried_webhook_answers_the_worker_stored_first(self):
+        self.import_customers()
+        stack = self.start_stack()
+        first = self.route(stack, conversation_sid(1, "t"), "+19990000001")
+        self.assertEqual(first.status, 200, first)
+        other = self.route(stack, conversation_sid(2, "t"), "+19990000002")
+        self.assertNotEqual(other.json(), first.json())  # round-robin moved on
+        retry = self.route(stack, conversation_sid(1, "t"), "+19990000001")
+        self.assertEqual((retry.status, retry.json()), (200, first.json()), retry)
+        self.wait_participants(conversation_sid(1, "t"))
+        self.wait_outbox_empty()
+        self.assertEqual(self.identities(conversation_sid(1, "t")), [first.json()["worker"]])
+        self.assertEqual(len(self.adds(conversation_sid(1, "t"))), 1)
+
     def test_no_worker_at_all_is_422(self):
         stack = self.start_stack()  # empty directory, no default worker
         conversation = conversation_sid(1, "n")

@@ -97,7 +97,11 @@ TEST_CASE("outbox: enqueue stores once; a duplicate stays one even after deliver
   Fixture f;
   std::string error;
   CHECK(f.outbox->Enqueue(AddJob("CH1"), &error) == EnqueueResult::kEnqueued);
-  CHECK(f.outbox->Enqueue(AddJob("CH1", "bob@example.com"), &error) == EnqueueResult::kDuplicate);
+  OutboxJob stored;
+  CHECK(f.outbox->Enqueue(AddJob("CH1", "bob@example.com"), &stored, &error) ==
+        EnqueueResult::kDuplicate);
+  CHECK(stored.identity == "alice@example.com");  // the job stored first, not the retry's
+  CHECK(stored.conversation_sid == "CH1");
   CHECK(f.outbox->Enqueue(AttrsJob("CH1", "MB1", "{}"), &error) == EnqueueResult::kEnqueued);
   CHECK(f.outbox->Enqueue(OutboxJob(), &error) == EnqueueResult::kError);
   OutboxCounts counts = f.outbox->Counts(&error);
@@ -593,7 +597,9 @@ TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
   std::string error;
   std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(f.path, options, &error);
   REQUIRE_MESSAGE(outbox != nullptr, error);
-  OutboxDispatcher dispatcher(outbox.get(), &client);
+  DispatcherOptions dispatch;
+  dispatch.concurrency = 1;  // the clock above jumps at every read: one thread reads it in order
+  OutboxDispatcher dispatcher(outbox.get(), &client, dispatch);
   CHECK(dispatcher.DeliverDue() == 2);
   CHECK(dispatcher.done() == 1);
   CHECK(dispatcher.retried() == 1);
