@@ -208,6 +208,9 @@ std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path
                                                          std::string* error) {
   sqlite3* db = OpenMigrated(path, options.legacy_directory, error);
   if (db == nullptr) return nullptr;
+  // Start-up may wait the default 5 s for another process's migration; a webhook's Enqueue
+  // waits at most the configured bound.
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
   return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(path, db, std::move(options)));
 }
 
@@ -260,20 +263,81 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_
     SetError(error, "outbox: job without a ConversationSid");
     return EnqueueResult::kError;
   }
-  bool stored = false;
+  // Group commit (leader/follower): each caller queues its job; whoever finds no commit in
+  // progress becomes the leader, takes every queued job and commits them in one fsync'd
+  // transaction, without holding batch_mu_ while SQLite works. A caller returns only once its
+  // batch is committed (or failed), and gives up with an error when its job has waited
+  // enqueue_timeout_ms without being taken; a taken job's wait is bounded by the leader's busy
+  // timeout and one commit.
+  PendingEnqueue pending;
+  pending.job = &job;
+  pending.stored = stored_job;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.enqueue_timeout_ms);
   {
-    std::lock_guard<std::mutex> lock(enqueue_mu_);
-    sqlite3* db = enqueue_db_;
-    const int64_t now = options_.now_ms();
-    db::Transaction txn(db, error);
-    if (!txn.ok()) return EnqueueResult::kError;
-    db::Statement insert(db,
-                         "INSERT OR IGNORE INTO outbox (key, action, conversation_sid, identity, "
-                         "participant_sid, attributes_json, state, attempts, next_attempt_at, "
-                         "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, "
-                         "?7, ?7, ?7)",
-                         error);
-    if (!insert.ok()) return EnqueueResult::kError;
+    std::unique_lock<std::mutex> lock(batch_mu_);
+    queue_.push_back(&pending);
+    while (!pending.done) {
+      if (!committing_) {
+        committing_ = true;
+        std::vector<PendingEnqueue*> batch;
+        batch.swap(queue_);
+        lock.unlock();
+        CommitBatch(batch);
+        lock.lock();
+        for (PendingEnqueue* p : batch) p->done = true;
+        committing_ = false;
+        batch_cv_.notify_all();
+        continue;
+      }
+      if (batch_cv_.wait_until(lock, deadline) != std::cv_status::timeout || pending.done) {
+        continue;
+      }
+      auto it = std::find(queue_.begin(), queue_.end(), &pending);
+      if (it != queue_.end()) {
+        queue_.erase(it);
+        SetError(error, "outbox: not stored within " + std::to_string(options_.enqueue_timeout_ms) +
+                            " ms (the database is busy)");
+        return EnqueueResult::kError;
+      }
+      // Taken by the leader: the commit decides, soon.
+      batch_cv_.wait(lock, [&pending] { return pending.done; });
+    }
+  }
+  if (pending.result == EnqueueResult::kError) {
+    SetError(error, pending.error);
+    return EnqueueResult::kError;
+  }
+  if (pending.result == EnqueueResult::kDuplicate) return EnqueueResult::kDuplicate;
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_();
+  return EnqueueResult::kEnqueued;
+}
+
+void SqliteEventStore::CommitBatch(const std::vector<PendingEnqueue*>& batch) {
+  if (options_.on_batch_start) options_.on_batch_start(batch.size());
+  // Only the leader (committing_) uses enqueue_db_.
+  sqlite3* db = enqueue_db_;
+  std::string error;
+  auto fail_all = [&batch, &error] {
+    for (PendingEnqueue* p : batch) {
+      p->result = EnqueueResult::kError;
+      p->error = error;
+    }
+  };
+  const int64_t now = options_.now_ms();
+  db::Transaction txn(db, &error);
+  if (!txn.ok()) return fail_all();
+  db::Statement insert(db,
+                       "INSERT OR IGNORE INTO outbox (key, action, conversation_sid, identity, "
+                       "participant_sid, attributes_json, state, attempts, next_attempt_at, "
+                       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, "
+                       "?7, ?7, ?7)",
+                       &error);
+  if (!insert.ok()) return fail_all();
+  for (PendingEnqueue* p : batch) {
+    const OutboxJob& job = *p->job;
+    insert.Reset();
     insert.Bind(1, OutboxKey(job));
     insert.Bind(2, JobActionName(job.action));
     insert.Bind(3, job.conversation_sid);
@@ -281,17 +345,25 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_
     insert.Bind(5, job.participant_sid);
     insert.Bind(6, job.attributes_json);
     insert.Bind(7, now);
-    if (!insert.Run("outbox insert", error)) return EnqueueResult::kError;
-    stored = sqlite3_changes(db) == 1;
-    if (!stored && stored_job != nullptr && !ReadJob(db, OutboxKey(job), stored_job, error)) {
-      return EnqueueResult::kError;
+    // One failure fails the batch: SQLite may have rolled the transaction back already.
+    if (!insert.Run("outbox insert", &error)) return fail_all();
+    // A duplicate of a job earlier in this batch reads that job: same connection.
+    if (sqlite3_changes(db) == 1) {
+      p->result = EnqueueResult::kEnqueued;
+    } else {
+      p->result = EnqueueResult::kDuplicate;
+      if (p->stored != nullptr && !ReadJob(db, OutboxKey(job), p->stored, &error)) {
+        return fail_all();
+      }
     }
-    if (!txn.Commit(error)) return EnqueueResult::kError;
   }
-  if (!stored) return EnqueueResult::kDuplicate;
-  std::lock_guard<std::mutex> lock(listener_mu_);
-  if (listener_) listener_();
-  return EnqueueResult::kEnqueued;
+  if (!txn.Commit(&error)) return fail_all();
+  commits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+size_t SqliteEventStore::queued_enqueues() {
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  return queue_.size();
 }
 
 std::optional<OutboxRow> SqliteEventStore::Claim(std::string* error,

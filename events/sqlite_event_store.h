@@ -17,13 +17,17 @@
 // Thread-safety: SqliteEventStore may be used from any number of threads. Claims, outcomes
 // and counts each borrow a connection from a small pool (its mutex guards only the list, never
 // held while SQLite works), so several dispatcher workers run at once; Enqueue has its own
-// synchronous=FULL connection. Nothing holds a connection during a REST call.
+// synchronous=FULL connection, used by one group-commit leader at a time (see Enqueue). No
+// mutex is held while SQLite waits for a lock or the disk, and nothing holds a connection
+// during a REST call.
 // The free functions open their own connection and are safe from any thread.
 #ifndef FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
 #define FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,7 +67,13 @@ struct OutboxOptions {
   int64_t max_backoff_ms = 300000;  // 5 min
   int64_t give_up_after_ms = 24LL * 3600 * 1000;
   // How long one statement waits for another connection's (or process's) write lock.
-  int busy_timeout_ms = 1500;
+  int busy_timeout_ms = 1000;
+  // How long an Enqueue waits for a group commit to take its job before it gives up with an
+  // error (the handler answers 503 and Twilio retries). With busy_timeout_ms and one commit
+  // this bounds an Enqueue at about 3 s, under nginx's fastcgi_read_timeout (4 s).
+  int enqueue_timeout_ms = 2000;
+  // Tests: called by the group-commit leader with the batch's size before it commits.
+  std::function<void(size_t)> on_batch_start;
   std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
   // The directory file whose old `outbox` table (directory/schema.h, migration 2) Open moves
   // into the store; empty: none.
@@ -82,9 +92,12 @@ class SqliteEventStore : public Outbox {
   SqliteEventStore(const SqliteEventStore&) = delete;
   SqliteEventStore& operator=(const SqliteEventStore&) = delete;
 
-  // INSERT OR IGNORE by OutboxKey in its own BEGIN IMMEDIATE transaction, committed before it
-  // returns; then calls the enqueue listener (the dispatcher's wake-up) when a job was stored.
-  // A duplicate reads the stored job into `*stored` in the same transaction.
+  // INSERT OR IGNORE by OutboxKey, committed (fsync'd) before it returns; concurrent calls
+  // share one BEGIN IMMEDIATE transaction and its commit (group commit), so durability does not
+  // cost throughput. Then calls the enqueue listener (the dispatcher's wake-up) when a job was
+  // stored. A duplicate reads the stored job into `*stored` in the same transaction. kError
+  // when the job was not taken into a commit within options.enqueue_timeout_ms, or the commit
+  // failed (the whole batch then fails; nothing of it is stored).
   using Outbox::Enqueue;
   EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
 
@@ -113,6 +126,9 @@ class SqliteEventStore : public Outbox {
   int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
 
   OutboxCounts Counts(std::string* error) override;
+  // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  size_t queued_enqueues();
   int64_t NowMs() const { return options_.now_ms(); }
   const std::string& owner() const { return options_.owner; }
   const OutboxOptions& options() const { return options_; }
@@ -134,15 +150,30 @@ class SqliteEventStore : public Outbox {
     sqlite3* db_;
   };
 
+  // One Enqueue call waiting for its group commit; lives on the caller's stack.
+  struct PendingEnqueue {
+    const OutboxJob* job = nullptr;
+    OutboxJob* stored = nullptr;
+    EnqueueResult result = EnqueueResult::kError;
+    std::string error;
+    bool done = false;  // guarded by batch_mu_; result and error are read after it is set
+  };
+
   SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
+  // The leader's part: stores every job of `batch` in one transaction and sets each result.
+  void CommitBatch(const std::vector<PendingEnqueue*>& batch);
   sqlite3* Borrow(std::string* error);
   void Return(sqlite3* db);
 
   OutboxOptions options_;
   const std::string path_;
-  std::mutex enqueue_mu_;  // guards enqueue_db_
-  sqlite3* enqueue_db_;    // synchronous=FULL: Enqueue's commits are fsync'd
-  std::mutex pool_mu_;     // guards idle_ only; never held while SQLite works
+  std::mutex batch_mu_;  // guards queue_ and committing_; never held while SQLite works
+  std::condition_variable batch_cv_;
+  std::vector<PendingEnqueue*> queue_;  // Enqueue calls not yet taken by a leader
+  bool committing_ = false;             // a leader is committing; only it uses enqueue_db_
+  sqlite3* enqueue_db_;                 // synchronous=FULL: Enqueue's commits are fsync'd
+  std::atomic<uint64_t> commits_{0};
+  std::mutex pool_mu_;  // guards idle_ only; never held while SQLite works
   std::vector<sqlite3*> idle_;
   std::mutex rng_mu_;  // guards rng_
   std::mt19937_64 rng_;

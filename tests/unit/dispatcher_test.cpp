@@ -6,9 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <thread>
+#include <vector>
 
 #include "events/sqlite_event_store.h"
 #include "tests/unit/directory_test_util.h"
@@ -118,6 +120,130 @@ TEST_CASE("dispatcher: Retry-After is capped by the give-up time, however large"
   REQUIRE(ListJobs(dir.File("outbox.db"), "", true, &rows, &error));
   CHECK(rows[0].state == "failed");
   CHECK(rows[0].last_error.rfind("gave up after 24 h", 0) == 0);
+}
+
+}  // namespace
+}  // namespace frontline
+
+namespace frontline {
+namespace {
+
+TEST_CASE("event store: concurrent Enqueue calls share commits, every row durable") {
+  testing::TempDir dir;
+  constexpr int kThreads = 16;
+  SqliteEventStore* store_ptr = nullptr;
+  std::atomic<int> batches{0};
+  OutboxOptions options;
+  // The first leader waits until every other caller has queued (at most 5 s), so the rest
+  // must go into one commit together.
+  options.on_batch_start = [&](size_t) {
+    if (batches.fetch_add(1) != 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (store_ptr->queued_enqueues() < kThreads - 1 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  std::string error;
+  auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  store_ptr = store.get();
+  std::vector<std::thread> threads;
+  std::atomic<int> enqueued{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      std::string e;
+      if (store->Enqueue(Add("CH" + std::to_string(i)), &e) == EnqueueResult::kEnqueued) {
+        ++enqueued;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(enqueued.load() == kThreads);
+  CHECK(store->commits() == 2);  // the first alone, then the fifteen that queued meanwhile
+  // Durable: a new connection (as after a restart) sees every row.
+  store.reset();
+  std::vector<OutboxRow> rows;
+  REQUIRE(ListJobs(dir.File("outbox.db"), "", true, &rows, &error));
+  CHECK(rows.size() == kThreads);
+}
+
+TEST_CASE("event store: a duplicate in the same group commit reads the job stored first") {
+  testing::TempDir dir;
+  std::atomic<bool> release{false};
+  std::atomic<int> calls{0};
+  OutboxOptions options;
+  options.on_batch_start = [&](size_t) {
+    if (calls.fetch_add(1) != 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!release.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  std::string error;
+  auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  std::thread first([&] {
+    std::string e;
+    CHECK(store->Enqueue(Add("CH0"), &e) == EnqueueResult::kEnqueued);
+  });
+  REQUIRE(WaitFor([&] { return calls.load() == 1; }));
+  OutboxJob a = Add("CH1");
+  OutboxJob b = Add("CH1");
+  b.identity = "bob@example.com";
+  OutboxJob stored;
+  std::thread second([&] {
+    std::string e;
+    CHECK(store->Enqueue(a, &e) == EnqueueResult::kEnqueued);
+  });
+  REQUIRE(WaitFor([&] { return store->queued_enqueues() == 1; }));
+  std::thread third([&] {
+    std::string e;
+    CHECK(store->Enqueue(b, &stored, &e) == EnqueueResult::kDuplicate);
+  });
+  REQUIRE(WaitFor([&] { return store->queued_enqueues() == 2; }));
+  release = true;
+  first.join();
+  second.join();
+  third.join();
+  CHECK(stored.identity == "alice@example.com");
+  CHECK(store->commits() == 2);
+}
+
+TEST_CASE("event store: Enqueue gives up after its bound while the database is busy") {
+  testing::TempDir dir;
+  std::atomic<bool> release{false};
+  std::atomic<int> calls{0};
+  OutboxOptions options;
+  options.enqueue_timeout_ms = 100;
+  options.on_batch_start = [&](size_t) {
+    if (calls.fetch_add(1) != 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!release.load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  std::string error;
+  auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  std::thread slow([&] {
+    std::string e;
+    CHECK(store->Enqueue(Add("CH0"), &e) == EnqueueResult::kEnqueued);
+  });
+  REQUIRE(WaitFor([&] { return calls.load() == 1; }));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(store->Enqueue(Add("CH1"), &error) == EnqueueResult::kError);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= std::chrono::milliseconds(100));
+  CHECK(waited < std::chrono::seconds(2));
+  CHECK(error.find("not stored within 100 ms") != std::string::npos);
+  release = true;
+  slow.join();
+  CHECK(store->queued_enqueues() == 0);
+  std::vector<OutboxRow> rows;
+  REQUIRE(ListJobs(dir.File("outbox.db"), "", true, &rows, &error));
+  REQUIRE(rows.size() == 1);  // the one that gave up is not stored: Twilio's retry stores it
+  CHECK(rows[0].key == "add:CH0");
 }
 
 }  // namespace
