@@ -66,6 +66,9 @@ struct OutboxOptions {
   int64_t initial_backoff_ms = 1000;
   int64_t max_backoff_ms = 300000;  // 5 min
   int64_t give_up_after_ms = 24LL * 3600 * 1000;
+  // Done jobs are kept this long (`outbox.retention`), so a Twilio retry within it is still a
+  // duplicate, then PurgeDone deletes them.
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
   // How long one statement waits for another connection's (or process's) write lock.
   int busy_timeout_ms = 1000;
   // How long an Enqueue waits for a group commit to take its job before it gives up with an
@@ -126,6 +129,10 @@ class SqliteEventStore : public Outbox {
   int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
 
   OutboxCounts Counts(std::string* error) override;
+  // Deletes at most `limit` done jobs last updated more than retention_ms ago (oldest first),
+  // in one short statement; returns how many, or -1 with `error` set.
+  int64_t PurgeDone(int64_t limit, std::string* error);
+
   // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   size_t queued_enqueues();
@@ -193,7 +200,11 @@ class SqliteEventStore : public Outbox {
 // gets one more attempt and, should that be retryable, fails again.
 [[nodiscard]] bool RetryJob(const std::string& path, const std::string& legacy_directory,
                             int64_t id, std::string* error);
-// A one-line description of `row` for the `outbox list` command.
+// `unix_ms` as UTC ISO 8601 to the second, e.g. "2026-12-02T05:40:49Z".
+std::string FormatUtc(int64_t unix_ms);
+// A one-line description of `row` for the `outbox list` command, tab-separated: id, state, key,
+// attempts=N, created=<UTC>, next=<UTC> (pending), updated=<UTC> (when it changed),
+// lease=<owner> until <UTC> (while leased), error=<last error> (when there is one).
 std::string FormatOutboxRow(const OutboxRow& row);
 
 }  // namespace frontline

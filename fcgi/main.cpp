@@ -103,6 +103,7 @@ void RequireDirectoryFile(const Options& options) {
 std::unique_ptr<SqliteEventStore> OpenEventStore(const Options& options) {
   OutboxOptions outbox_options;
   outbox_options.legacy_directory = options.directory;
+  outbox_options.retention_ms = int64_t{options.outbox_retention_days} * 24 * 3600 * 1000;
   std::string error;
   std::unique_ptr<SqliteEventStore> store =
       SqliteEventStore::Open(options.outbox, outbox_options, &error);

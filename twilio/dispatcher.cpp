@@ -56,7 +56,29 @@ void OutboxDispatcher::ReportError(const std::string& error) {
 
 int OutboxDispatcher::RunOnce() { return Deliver(std::nullopt, false); }
 
+int64_t OutboxDispatcher::PurgeExpired() {
+  last_purge_ms_.store(store_->NowMs());
+  int64_t purged = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::string error;
+    const int64_t n = store_->PurgeDone(500, &error);
+    if (n < 0) {
+      ReportError(error);
+      break;
+    }
+    purged += n;
+    if (n < 500) break;
+  }
+  return purged;
+}
+
 int OutboxDispatcher::DeliverDue() {
+  const int delivered = DeliverDueJobs();
+  PurgeExpired();
+  return delivered;
+}
+
+int OutboxDispatcher::DeliverDueJobs() {
   const int64_t due_by = store_->NowMs();
   if (concurrency_ == 1) return Deliver(due_by, false);
   std::atomic<int> delivered{0};
@@ -104,6 +126,13 @@ void OutboxDispatcher::Loop() {
   const auto poll = std::chrono::milliseconds(std::max(1, options_.poll_interval_ms));
   while (!stop_.load()) {
     Deliver(std::nullopt, true);
+    // One worker purges when it is time (whoever swaps last_purge_ms_ first).
+    int64_t last = last_purge_ms_.load();
+    const int64_t now = store_->NowMs();
+    if (now - last >= options_.purge_interval_ms &&
+        last_purge_ms_.compare_exchange_strong(last, now)) {
+      PurgeExpired();
+    }
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, poll, [this] { return tokens_ > 0 || stop_.load(); });
     if (tokens_ > 0) --tokens_;

@@ -26,6 +26,8 @@ namespace frontline {
 
 struct DispatcherOptions {
   int poll_interval_ms = 500;  // how often to look for jobs from other processes or now due
+  // How often a worker purges done jobs past the store's retention (by the store's clock).
+  int64_t purge_interval_ms = 60000;
   // Jobs in flight at once (worker threads; `outbox.concurrency`), 1..64.
   int concurrency = 8;
   // Called for each recorded delivery and for database errors, from the worker threads: several
@@ -62,11 +64,16 @@ class OutboxDispatcher {
   int RunOnce();
 
   // Delivers, on `concurrency` threads of its own (the calling thread when 1), the jobs due at
-  // the time of the call, each at most once
-  // (a job that is retried with a short backoff waits for the next run), then returns how
-  // many it attempted; done(), retried(), failed() and errors() count the outcomes. For
-  // `outbox deliver` (cron); do not call it while the thread runs.
+  // the time of the call, each at most once (a job that is retried with a short backoff waits
+  // for the next run), purges (PurgeExpired), and returns how many it attempted; done(),
+  // retried(), failed() and errors() count the outcomes. For `outbox deliver` (cron); do not
+  // call it while the threads run.
   int DeliverDue();
+
+  // Purges done jobs past the retention in batches of 500, at most 20 batches (10 000 jobs)
+  // per call so one call stays short; returns how many. Called by a worker every
+  // purge_interval_ms and at the end of DeliverDue; for tests too.
+  int64_t PurgeExpired();
 
   // Wakes the thread (as Enqueue does).
   void Wake();
@@ -79,6 +86,7 @@ class OutboxDispatcher {
  private:
   void Loop();
   int Deliver(std::optional<int64_t> due_by, bool wake_others);
+  int DeliverDueJobs();
   void ReportError(const std::string& error);
 
   SqliteEventStore* const store_;
@@ -90,6 +98,7 @@ class OutboxDispatcher {
   int tokens_ = 0;  // wake-ups not yet taken by a worker, at most concurrency_
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
+  std::atomic<int64_t> last_purge_ms_{0};  // store clock; 0: never
   std::atomic<uint64_t> done_{0}, retried_{0}, failed_{0}, errors_{0};
 };
 

@@ -500,7 +500,8 @@ class Resilience(IsolatedCase):
         self.wait_outbox_empty()
 
     def test_kill_9_while_claimed_then_restart(self):
-        stack = self.start_stack()
+        # One delivery in flight, so the others are still unclaimed when the process dies.
+        stack = self.start_stack(args=["--outbox.concurrency", "1"])
         conversations = [conversation_sid(n, "k") for n in range(5)]
         # The first job's call stalls 2 s (under the client's 5 s timeout): the process dies
         # with it claimed, after the request reached Twilio, so the retry finds the worker there.

@@ -248,3 +248,79 @@ TEST_CASE("event store: Enqueue gives up after its bound while the database is b
 
 }  // namespace
 }  // namespace frontline
+
+namespace frontline {
+namespace {
+
+TEST_CASE("dispatcher: done jobs are purged after the retention, duplicates caught until then") {
+  testing::TempDir dir;
+  constexpr int64_t kDay = 24LL * 3600 * 1000;
+  std::atomic<int64_t> now{1700000000000};
+  OutboxOptions options;
+  options.now_ms = [&now] { return now.load(); };
+  std::string error;
+  auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  CHECK(store->options().retention_ms == 7 * kDay);  // the default
+  REQUIRE(store->Enqueue(Add("CH1"), &error) == EnqueueResult::kEnqueued);
+  REQUIRE(store->Enqueue(Add("CH2"), &error) == EnqueueResult::kEnqueued);
+  FakeRestClient client;
+  client.ScriptAdd(HttpResult(201));
+  client.ScriptAdd(HttpResult(400));  // CH2 fails: kept for an operator, never purged
+  DispatcherOptions dispatch;
+  dispatch.concurrency = 1;
+  OutboxDispatcher dispatcher(store.get(), &client, dispatch);
+  CHECK(dispatcher.RunOnce() == 2);
+
+  now += 7 * kDay - 1;  // within the retention: kept, and Twilio's retry is a duplicate
+  CHECK(dispatcher.PurgeExpired() == 0);
+  CHECK(store->Enqueue(Add("CH1"), &error) == EnqueueResult::kDuplicate);
+  now += 2;
+  CHECK(dispatcher.PurgeExpired() == 1);
+  std::vector<OutboxRow> rows;
+  REQUIRE(ListJobs(dir.File("outbox.db"), "", true, &rows, &error));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].state == "failed");
+  // Past the retention a webhook for CH1 is new again (Twilio's retries stop long before).
+  CHECK(store->Enqueue(Add("CH1"), &error) == EnqueueResult::kEnqueued);
+}
+
+TEST_CASE("dispatcher: purging goes in bounded batches") {
+  testing::TempDir dir;
+  std::atomic<int64_t> now{1700000000000};
+  OutboxOptions options;
+  options.now_ms = [&now] { return now.load(); };
+  options.retention_ms = 1000;
+  std::string error;
+  auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  for (int i = 0; i < 1200; ++i) {
+    REQUIRE(store->Enqueue(Add("CH" + std::to_string(i)), &error) == EnqueueResult::kEnqueued);
+  }
+  FakeRestClient client;
+  OutboxDispatcher dispatcher(store.get(), &client);
+  CHECK(dispatcher.DeliverDue() == 1200);  // and purges nothing yet: just delivered
+  CHECK(store->PurgeDone(500, &error) == 0);
+  now += 1001;
+  CHECK(store->PurgeDone(500, &error) == 500);
+  CHECK(dispatcher.PurgeExpired() == 700);
+}
+
+TEST_CASE("outbox list: UTC ISO 8601 times, attempts and the last error") {
+  OutboxRow row;
+  row.id = 7;
+  row.key = "add:CH1";
+  row.state = "pending";
+  row.attempts = 2;
+  row.created_at = 1796190049000;       // 2026-12-02T05:40:49Z
+  row.updated_at = 1796190051500;       // 2026-12-02T05:40:51Z
+  row.next_attempt_at = 1796190053999;  // 2026-12-02T05:40:53Z
+  row.last_error = "HTTP 503";
+  CHECK(FormatUtc(1796190049000) == "2026-12-02T05:40:49Z");
+  CHECK(FormatOutboxRow(row) ==
+        "7\tpending\tadd:CH1\tattempts=2\tcreated=2026-12-02T05:40:49Z\t"
+        "next=2026-12-02T05:40:53Z\tupdated=2026-12-02T05:40:51Z\terror=HTTP 503");
+}
+
+}  // namespace
+}  // namespace frontline
