@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -287,6 +288,44 @@ class ParticipantAttributes(IsolatedCase):
         self.assertEqual(self.twilio.requests_matching("POST", path), [])
         self.assertEqual(len(self.twilio.requests), 1)
         self.assertEqual(self.twilio.participants(conversation)[0]["attributes"], attributes)
+
+
+class OwnOutboxFile(IsolatedCase):
+    """SPEC §8: the outbox in its own 0600 file beside the directory; jobs an older build left in
+    the directory file's outbox table move over on first start and are delivered."""
+
+    def test_jobs_in_an_older_directory_file_move_over_and_are_delivered(self):
+        self.import_customers()
+        conversation = conversation_sid(1, "m")
+        now_ms = int(time.time() * 1000)
+        with sqlite3.connect(self.db) as db:
+            db.execute("INSERT INTO outbox (key, action, conversation_sid, identity, state, "
+                       "next_attempt_at, created_at, updated_at) VALUES (?, 'add_participant', "
+                       "?, 'carol@example.com', 'pending', ?, ?, ?)",
+                       ("add:" + conversation, conversation, now_ms, now_ms, now_ms))
+        db.close()
+        stack = self.start_stack()
+        self.wait_participants(conversation)
+        self.assertEqual(self.identities(conversation), ["carol@example.com"])
+        self.wait_outbox_empty()
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM outbox").fetchone()[0], 0)
+        db.close()
+        outbox_db = os.path.join(self.tmp, "outbox.db")
+        for name in (outbox_db, outbox_db + "-wal", outbox_db + "-shm"):
+            self.assertEqual(os.stat(name).st_mode & 0o777, 0o600, name)
+        # The moved job still deduplicates Twilio's retry of its webhook.
+        r = self.route(stack, conversation, "+19990000001")
+        self.assertEqual((r.status, r.json()), (200, {"worker": "carol@example.com"}), r)
+        time.sleep(0.7)
+        self.assertEqual(len(self.adds(conversation)), 1)
+
+    def test_an_open_database_folder_gets_a_warning(self):
+        self.import_customers()
+        os.chmod(self.tmp, 0o755)
+        stack = self.start_stack()
+        wait_for(lambda: "readable by its group or by everyone" in stack.read_log(),
+                 timeout=5, what="the folder warning")
 
 
 class ParallelDelivery(IsolatedCase):
