@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <thread>
 
 namespace frontline {
 namespace db {
@@ -47,6 +50,26 @@ bool Exec(sqlite3* db, const char* sql, std::string* error) {
   return true;
 }
 
+namespace {
+
+int RetryWhileBusy(void* timeout, int count) {
+  // Each wait for a lock starts at count 0 on the thread running the statement.
+  thread_local std::chrono::steady_clock::time_point started;
+  const auto now = std::chrono::steady_clock::now();
+  if (count == 0) started = now;
+  if (now - started >= std::chrono::milliseconds(reinterpret_cast<intptr_t>(timeout))) return 0;
+  std::this_thread::sleep_for(count < 200 ? std::chrono::microseconds(200)
+                                          : std::chrono::microseconds(2000));
+  return 1;
+}
+
+}  // namespace
+
+void SetBusyTimeout(sqlite3* db, int timeout_ms) {
+  sqlite3_busy_handler(db, RetryWhileBusy,
+                       reinterpret_cast<void*>(static_cast<intptr_t>(timeout_ms)));
+}
+
 sqlite3* Open(const std::string& path, const OpenOptions& options, std::string* error) {
   if (options.create && !CreatePrivateFile(path, error)) return nullptr;
   sqlite3* db = nullptr;
@@ -58,7 +81,7 @@ sqlite3* Open(const std::string& path, const OpenOptions& options, std::string* 
     return nullptr;
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  SetBusyTimeout(db, options.busy_timeout_ms);
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += options.synchronous == Synchronous::kFull ? "FULL;" : "NORMAL;";
   std::string detail;

@@ -35,6 +35,12 @@ struct OpenOptions {
   bool create = true;  // create the file (0600) when missing; else fail
 };
 
+// Makes `db` wait up to `timeout_ms` for another connection's lock, retrying every 0.2 ms at
+// first and every 2 ms later. SQLite's own busy timeout sleeps ever longer (up to 100 ms) and is
+// not woken when the lock frees, which turns brief contention between the connections of one
+// process (group commit, dispatcher workers) into tens of milliseconds of latency.
+void SetBusyTimeout(sqlite3* db, int timeout_ms);
+
 // Opens `path` in WAL mode with foreign keys on and the options' busy timeout and synchronous
 // level; extended result codes on. nullptr with `error` set on failure.
 sqlite3* Open(const std::string& path, const OpenOptions& options, std::string* error);

@@ -213,7 +213,7 @@ std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path
   if (db == nullptr) return nullptr;
   // Start-up may wait the default 5 s for another process's migration; a webhook's Enqueue
   // waits at most the configured bound.
-  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  db::SetBusyTimeout(db, options.busy_timeout_ms);
   return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(path, db, std::move(options)));
 }
 
