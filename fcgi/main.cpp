@@ -10,6 +10,7 @@
 #include <vector>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -221,7 +222,9 @@ int Serve(const Options& options) {
   log.Info("serving", {{"version", FRONTLINE_VERSION},
                        {"pid", std::to_string(getpid())},
                        {"socket", socket.description},
-                       {"threads", std::to_string(options.threads)}});
+                       {"threads", std::to_string(options.threads)},
+                       {"outbox", options.outbox},
+                       {"outbox_concurrency", std::to_string(options.outbox_concurrency)}});
   if (!options.web_server_addrs.empty()) {
     log.Info("TCP peers limited", {{"allowed", options.web_server_addrs}});
   }
@@ -347,12 +350,17 @@ int DeliverDueJobs(const Options& options) {
   DispatcherOptions dispatch_options;
   dispatch_options.concurrency = options.outbox_concurrency;
   // What is not done is named, so cron's mail (or log) says which job and why.
-  dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
+  // Called from several delivery threads: each line is written whole, under a mutex.
+  std::mutex stderr_mu;
+  dispatch_options.on_delivery = [&stderr_mu](const OutboxRow& row, const Delivery& delivery) {
     if (delivery.outcome == Outcome::kDone) return;
-    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome) << ": "
-              << delivery.description << "\n";
+    const std::string line = "job " + std::to_string(row.id) + " " + row.key + ": " +
+                             OutcomeName(delivery.outcome) + ": " + delivery.description + "\n";
+    std::lock_guard<std::mutex> lock(stderr_mu);
+    std::cerr << line;
   };
-  dispatch_options.on_error = [](const std::string& message) {
+  dispatch_options.on_error = [&stderr_mu](const std::string& message) {
+    std::lock_guard<std::mutex> lock(stderr_mu);
     std::cerr << "frontline-fcgi: outbox deliver: " << message << "\n";
   };
   OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
