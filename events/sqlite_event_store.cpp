@@ -200,12 +200,6 @@ sqlite3* OpenMigrated(const std::string& path, const std::string& legacy_directo
 
 }  // namespace
 
-int64_t SystemUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path,
                                                          OutboxOptions options,
                                                          std::string* error) {

@@ -1,7 +1,9 @@
 // The event state webhooks write, kept in SQLite: today the outbox of Twilio REST jobs (SPEC §6);
-// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements the
-// handler-facing `Outbox` (events/outbox.h) and the dispatcher's side of it: claiming due jobs
-// with leases, recording outcomes with backoff, listing and requeueing.
+// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements
+// `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit, and the
+// dispatcher's side (claiming due jobs with leases, recording outcomes with backoff, purging),
+// in its own file (--outbox) with its own schema versions; the free functions below list and
+// requeue jobs for the `outbox` command.
 //
 // Jobs are deduplicated by `OutboxKey`; a delivered job's row (state 'done') is kept, so a
 // Twilio retry of the same webhook much later is still a duplicate.
@@ -37,28 +39,10 @@
 #include <string>
 #include <vector>
 
+#include "events/event_store.h"
 #include "events/outbox.h"
 
 namespace frontline {
-
-// One row of the outbox table.
-struct OutboxRow {
-  int64_t id = 0;
-  std::string key;
-  OutboxJob job;
-  std::string state;            // "pending", "done" or "failed"
-  int64_t attempts = 0;         // unsuccessful deliveries so far (retries and the final failure)
-  int64_t next_attempt_at = 0;  // unix ms
-  std::string lease_owner;      // "" when not leased
-  int64_t lease_until = 0;      // unix ms; 0 when not leased
-  int64_t created_at = 0;       // unix ms
-  int64_t updated_at = 0;       // unix ms
-  std::string last_error;
-};
-
-// Wall-clock time in unix milliseconds; injectable so tests can move time.
-using UnixMsClock = std::function<int64_t()>;
-int64_t SystemUnixMs();
 
 struct OutboxOptions {
   UnixMsClock now_ms;        // null: SystemUnixMs
@@ -83,7 +67,7 @@ struct OutboxOptions {
   std::string legacy_directory;
 };
 
-class SqliteEventStore : public Outbox {
+class SqliteEventStore : public EventStore {
  public:
   // Opens its own connection to the event database at `path` (creating it 0600 and migrating
   // it when needed; synchronous=FULL, so every commit is fsync'd), then moves any jobs left in
@@ -104,24 +88,16 @@ class SqliteEventStore : public Outbox {
   using Outbox::Enqueue;
   EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
 
-  // Called after each successful Enqueue (from the enqueuing thread, outside any lock of the
-  // store's connection). Set it before request threads start or while they may run: it is
-  // guarded by a mutex, and once SetEnqueueListener(nullptr) returns it is no longer running.
-  void SetEnqueueListener(std::function<void()> listener);
-
-  // Claims the oldest due pending job (next_attempt_at <= now, and <= `due_by` when given;
-  // lease absent or expired) for lease_ms. nullopt when there is none or on a database error
-  // (`error` set then).
-  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {});
-
-  // Records `delivery` for `row` (which this store claimed) and clears the lease: done;
-  // retry with backoff (or failed "gave up after 24 h: ..." once the job is older than
-  // give_up_after_ms); failed with the description. Applies only while this store still owns
-  // the lease; returns false when it no longer does or on a database error (`error` set).
-  [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery, std::string* error);
-
-  // Clears this store's leases on pending jobs so others may take them at once (Stop).
-  [[nodiscard]] bool ReleaseLeases(std::string* error);
+  // EventStore (see there). The listener is guarded by a mutex.
+  void SetEnqueueListener(std::function<void()> listener) override;
+  // Claim first reads whether anything is due outside any write transaction, so idle workers
+  // never take the write lock; then selects and leases in one BEGIN IMMEDIATE transaction.
+  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {}) override;
+  // Failed "gave up after 24 h: ..." once the job is older than give_up_after_ms; a retry is
+  // never scheduled past that time (a huge Retry-After included).
+  [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery,
+                            std::string* error) override;
+  [[nodiscard]] bool ReleaseLeases(std::string* error) override;
 
   // The backoff before attempt number `attempts` + 1 after `attempts` unsuccessful ones:
   // min(max, initial * 2^(attempts-1)) with equal jitter (half fixed, half random), or the
@@ -129,14 +105,13 @@ class SqliteEventStore : public Outbox {
   int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
 
   OutboxCounts Counts(std::string* error) override;
-  // Deletes at most `limit` done jobs last updated more than retention_ms ago (oldest first),
-  // in one short statement; returns how many, or -1 with `error` set.
-  int64_t PurgeDone(int64_t limit, std::string* error);
+  // Done jobs last updated more than retention_ms ago, in one short DELETE over a partial index.
+  int64_t PurgeDone(int64_t limit, std::string* error) override;
 
   // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   size_t queued_enqueues();
-  int64_t NowMs() const { return options_.now_ms(); }
+  int64_t NowMs() const override { return options_.now_ms(); }
   const std::string& owner() const { return options_.owner; }
   const OutboxOptions& options() const { return options_; }
 

@@ -7,8 +7,7 @@
 
 namespace frontline {
 
-OutboxDispatcher::OutboxDispatcher(SqliteEventStore* store, RestClient* client,
-                                   DispatcherOptions options)
+OutboxDispatcher::OutboxDispatcher(EventStore* store, RestClient* client, DispatcherOptions options)
     : store_(store),
       client_(client),
       options_(std::move(options)),

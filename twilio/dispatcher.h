@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "events/sqlite_event_store.h"
+#include "events/event_store.h"
 #include "twilio/delivery.h"
 #include "twilio/rest_client.h"
 
@@ -36,7 +36,7 @@ struct DispatcherOptions {
   std::function<void(const std::string& error)> on_error;
 };
 
-// Delivers the jobs of one SqliteEventStore through a RestClient with `concurrency` worker
+// Delivers the jobs of one EventStore through a RestClient with `concurrency` worker
 // threads, each claiming the oldest due job with a lease, delivering it and recording the
 // outcome, so a stalled Twilio call (bounded by the REST client's timeouts) holds up one worker
 // and no other job. An Enqueue in this process wakes one idle worker at once; a worker that
@@ -45,7 +45,7 @@ struct DispatcherOptions {
 class OutboxDispatcher {
  public:
   // `store` and `client` must outlive the dispatcher.
-  OutboxDispatcher(SqliteEventStore* store, RestClient* client, DispatcherOptions options = {});
+  OutboxDispatcher(EventStore* store, RestClient* client, DispatcherOptions options = {});
   // Stops the thread if running.
   ~OutboxDispatcher();
   OutboxDispatcher(const OutboxDispatcher&) = delete;
@@ -89,7 +89,7 @@ class OutboxDispatcher {
   int DeliverDueJobs();
   void ReportError(const std::string& error);
 
-  SqliteEventStore* const store_;
+  EventStore* const store_;
   RestClient* const client_;
   const DispatcherOptions options_;
   const int concurrency_;
