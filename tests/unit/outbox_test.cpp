@@ -264,45 +264,6 @@ TEST_CASE("outbox: retryable failures give up after 24 h") {
   CHECK(row.last_error.find("503") != std::string::npos);
 }
 
-TEST_CASE("outbox: MergeAttributes keeps existing keys") {
-  std::string merged;
-  std::string error;
-  bool changed = false;
-  REQUIRE(MergeAttributes(R"({"customer_id":"old","x":[1,2]})",
-                          R"({"customer_id":"new","display_name":"Ann"})", &merged, &changed,
-                          &error));
-  CHECK(changed);
-  rapidjson::Document doc;
-  doc.Parse(merged.c_str());
-  REQUIRE(doc.IsObject());
-  CHECK(std::string(doc["customer_id"].GetString()) == "old");
-  CHECK(std::string(doc["display_name"].GetString()) == "Ann");
-  CHECK(doc["x"].IsArray());
-
-  REQUIRE(MergeAttributes(R"({"a":1})", R"({"a":2})", &merged, &changed, &error));
-  CHECK_FALSE(changed);
-  // No attributes at all are an empty object.
-  REQUIRE(MergeAttributes("", R"({"a":2})", &merged, &changed, &error));
-  CHECK(changed);
-  CHECK(merged == R"({"a":2})");
-  CHECK_FALSE(MergeAttributes("{}", "[1]", &merged, &changed, &error));
-  CHECK(error == "job attributes are not a JSON object");
-  CHECK_FALSE(MergeAttributes("{}", "", &merged, &changed, &error));
-}
-
-TEST_CASE("outbox: MergeAttributes refuses attributes that are not a JSON object") {
-  for (const char* existing : {"not json", R"({"a":)", "[1,2]", R"("a string")", "42", "null"}) {
-    CAPTURE(existing);
-    std::string merged = "untouched";
-    std::string error;
-    bool changed = false;
-    CHECK_FALSE(MergeAttributes(existing, R"({"customer_id":"c1"})", &merged, &changed, &error));
-    CHECK(merged == "untouched");
-    CHECK(error.find("participant attributes are not") == 0);
-    CHECK(error.find("left unchanged") != std::string::npos);
-  }
-}
-
 TEST_CASE("outbox: set attributes merges and skips the update when nothing changes") {
   Fixture f;
   FakeRestClient client;
