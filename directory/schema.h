@@ -27,6 +27,10 @@
 //          attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at,
 //          last_error); times in unix ms. Partial indexes outbox_pending (next_attempt_at, id)
 //          and outbox_failed (id) keep claiming and counting cheap while done rows pile up.
+//   Superseded: jobs now live in the outbox's own file (--outbox, events/sqlite_event_store.h),
+//   which moves any rows found here on first open and empties this table. The migration stays
+//   (migrations are append only), so new files still get the empty table; a later migration
+//   may drop it once no older build shares the file.
 // Rows of addresses and search_terms reference customers.id; the import code keeps them
 // consistent (no declared foreign keys, so a --replace import can truncate tables instead of
 // deleting row by row).
