@@ -6,11 +6,16 @@ each webhook to the stub receiving its add-participant call (p50, p99, max):
   - with --outbox.concurrency 8 (the default);
   - with 8, while the stub stalls the first conversation's call for 5 s: the others must not
     wait for it (their figures stay near the unstalled ones).
-Also the webhook's own response time. Not a test: it prints figures and asserts nothing.
+Also the webhook's own response time. With --import N, also the routing webhooks' response
+times while `import --replace` loads N generated customers into the directory (the outbox in
+its own file must not wait for the import's write lock). Not a test: it prints figures and
+asserts nothing.
 
 Usage: bench/outbox_latency.py [--binary build/fcgi/frontline-fcgi] [--webhooks 1000]
-       [--senders 8]
+       [--senders 8] [--import 500000]
 """
+import json
+import threading
 import argparse
 import os
 import subprocess
@@ -81,12 +86,67 @@ def run(args, concurrency, stall_first, tag):
     return latencies, stalled, responses, bad, send_seconds
 
 
+def during_import(args, count):
+    """Routing webhooks from 4 senders while `import --replace` loads `count` customers."""
+    from stack import AUTH_TOKEN, Stack
+    from twilio_stub import TwilioStub
+
+    tmp = tempfile.mkdtemp(prefix="frontline-obbench-")
+    try:
+        db = os.path.join(tmp, "directory.db")
+        big = os.path.join(tmp, "customers.json")
+        with open(big, "w") as out:
+            out.write('{"customers":[\n')
+            for i in range(count):
+                out.write(json.dumps({"customer_id": str(i), "display_name": "Customer %d" % i,
+                                      "worker": "w%d@example.com" % (i % 100),
+                                      "channels": [{"type": "sms", "value": "+1555%07d" % i}]}))
+                out.write(",\n" if i < count - 1 else "\n")
+            out.write("]}\n")
+        subprocess.run([args.binary, "import", "--directory", db, args.customers], check=True,
+                       capture_output=True)
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, \
+                Stack(args=["--directory", db, "--twilio.api-base", twilio.url],
+                      env={"TWILIO_ACCOUNT_SID": ACCOUNT}) as st:
+            results = []
+            lock = threading.Lock()
+            stop = threading.Event()
+
+            def sender(k):
+                n = 0
+                while not stop.is_set() and n < 100000:
+                    t = time.monotonic()
+                    r = st.post_form("/callbacks/routing", [
+                        ("ConversationSid", "CHi%d%029d" % (k, n)),
+                        ("MessagingBinding.Address", "+15558675310")])
+                    with lock:
+                        results.append((time.monotonic() - t, r.status))
+                    n += 1
+                    time.sleep(0.005)
+            threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+            for t in threads:
+                t.start()
+            started = time.monotonic()
+            imported = subprocess.run([args.binary, "import", "--replace", "--directory", db,
+                                       big], capture_output=True, timeout=1800)
+            seconds = time.monotonic() - started
+            stop.set()
+            for t in threads:
+                t.join()
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+    return seconds, imported.returncode, [r[0] for r in results], \
+        sum(1 for r in results if r[1] != 200)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(ROOT, "build", "fcgi", "frontline-fcgi"))
     parser.add_argument("--webhooks", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=8, help="concurrent webhook senders")
     parser.add_argument("--customers", default=os.path.join(ROOT, "examples", "customers.json"))
+    parser.add_argument("--import", dest="import_count", type=int, default=0,
+                        help="also measure webhooks during import --replace of N customers")
     args = parser.parse_args()
     args.binary = os.path.abspath(args.binary)
     os.environ["FRONTLINE_BIN"] = args.binary
@@ -108,6 +168,11 @@ def main():
         if stalled is not None:
             print("  the stalled conversation    its last call %.2f s after the webhook, %d calls "
                   "(5 s stall, the client's 5 s timeout, a retry after about 1 s)" % stalled)
+        print("  webhook response            " + fmt(responses))
+    if args.import_count:
+        seconds, code, responses, bad = during_import(args, args.import_count)
+        print("import --replace of %d customers: %.1f s (exit %d); routing webhooks meanwhile "
+              "from 4 senders, non-200: %d" % (args.import_count, seconds, code, bad))
         print("  webhook response            " + fmt(responses))
 
 
