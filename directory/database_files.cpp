@@ -50,9 +50,10 @@ bool EnsureDatabaseFolder(const std::string& db_path, std::string* error) {
     *error = folder.string() + " is not a folder";
     return false;
   }
-  // Like mkdir -p; the database's own folder is kept from other users.
+  // Like mkdir -p; the database's own folder is kept from other users (0700: serve warns about
+  // a folder its group or others can read).
   std::filesystem::create_directories(folder, ec);
-  if (!ec) std::filesystem::permissions(folder, std::filesystem::perms(0750), ec);
+  if (!ec) std::filesystem::permissions(folder, std::filesystem::perms(0700), ec);
   if (ec) {
     *error = "cannot create " + folder.string() + ": " + ec.message();
     return false;

@@ -3,6 +3,7 @@
 #include <iterator>
 #include <string_view>
 
+#include "db/sqlite.h"
 #include "directory/search.h"
 #include "directory/sqlite_util.h"
 
@@ -171,6 +172,8 @@ bool DecodeLinksBlob(std::string_view blob, std::vector<Link>* links) {
 int LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
 
 sqlite3* OpenConnection(const std::string& path, std::string* error, bool create) {
+  // A new file is made 0600 first: SQLite gives -wal and -shm the main file's mode.
+  if (create && !db::CreatePrivateFile(path, error)) return nullptr;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |

@@ -21,12 +21,16 @@
 //   workers(identity PRIMARY KEY, sms_number, whatsapp_number)
 //   worker_keys(wkey INTEGER PRIMARY KEY, identity UNIQUE)  small integer per assigned worker
 //   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h)
-// Version 2 adds the Twilio REST outbox (twilio/outbox.h):
+// Version 2 adds the Twilio REST outbox (events/outbox.h):
 //   outbox(id INTEGER PRIMARY KEY, key TEXT UNIQUE (OutboxKey), action, conversation_sid,
 //          identity, participant_sid, attributes_json, state 'pending'|'done'|'failed',
 //          attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at,
 //          last_error); times in unix ms. Partial indexes outbox_pending (next_attempt_at, id)
 //          and outbox_failed (id) keep claiming and counting cheap while done rows pile up.
+//   Superseded: jobs now live in the outbox's own file (--outbox, events/sqlite_event_store.h),
+//   which moves any rows found here on first open and empties this table. The migration stays
+//   (migrations are append only), so new files still get the empty table; a later migration
+//   may drop it once no older build shares the file.
 // Rows of addresses and search_terms reference customers.id; the import code keeps them
 // consistent (no declared foreign keys, so a --replace import can truncate tables instead of
 // deleting row by row).
@@ -50,7 +54,7 @@ namespace frontline {
 // The schema version this build writes and reads (the number of migrations).
 int LatestSchemaVersion();
 
-// Opens the database at `path` (creating the file when missing, unless `create` is false) and
+// Opens the database at `path` (creating the file when missing, mode 0600, unless `create` is false) and
 // configures the connection:
 // busy_timeout=5000, page_size=16384 (takes effect only when the file is created: fewer, larger
 // pages make bulk loads and checkpoints cheaper), journal_mode=WAL, foreign_keys=ON,

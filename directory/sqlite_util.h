@@ -1,4 +1,4 @@
-// Internal helpers for the SQLite-backed code (directory/ and twilio/outbox.cpp): binding,
+// Internal helpers for the SQLite-backed code (directory/): binding,
 // reading columns, running SQL, resetting cached statements. Stateless; the objects they touch
 // belong to one connection, which only one thread may use at a time.
 #ifndef FRONTLINE_DIRECTORY_SQLITE_UTIL_H_

@@ -10,12 +10,14 @@
 #include <vector>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
 #include "directory/database_files.h"
 #include "directory/export.h"
 #include "directory/import.h"
+#include "db/sqlite.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/connections.h"
 #include "fcgi/log.h"
@@ -25,7 +27,8 @@
 #include "handlers/metrics.h"
 #include "handlers/services.h"
 #include "handlers/templates.h"
-#include "twilio/outbox.h"
+#include "events/sqlite_event_store.h"
+#include "twilio/dispatcher.h"
 #include "twilio/rest_client.h"
 
 namespace frontline {
@@ -97,6 +100,30 @@ void RequireDirectoryFile(const Options& options) {
   }
 }
 
+// The event store in its own file (--outbox), taking over the jobs of an older directory file.
+std::unique_ptr<SqliteEventStore> OpenEventStore(const Options& options) {
+  OutboxOptions outbox_options;
+  outbox_options.legacy_directory = options.directory;
+  outbox_options.retention_ms = int64_t{options.outbox_retention_days} * 24 * 3600 * 1000;
+  std::string error;
+  std::unique_ptr<SqliteEventStore> store =
+      SqliteEventStore::Open(options.outbox, outbox_options, &error);
+  if (!store) throw StartupError(kExitConfig, "--outbox: " + error);
+  return store;
+}
+
+// A database folder others can read exposes customer data and jobs: warn, do not refuse
+// (a shared host may have no choice).
+void WarnAboutOpenFolders(const Options& options, Log& log) {
+  for (const std::string* path : {&options.directory, &options.outbox}) {
+    std::string folder;
+    if (db::FolderReadableByOthers(*path, &folder)) {
+      log.Warning("the database folder is readable by its group or by everyone: make it 0700",
+                  {{"folder", folder}});
+    }
+  }
+}
+
 int Serve(const Options& options) {
   // Started by hand without a socket is the most common first mistake: say how to run it
   // before complaining about configuration. --listen creates its socket only once the rest is
@@ -123,12 +150,12 @@ int Serve(const Options& options) {
     RequirePeerPolicy(options, socket, *allowed_peers);
   }
 
+  WarnAboutOpenFolders(options, log);
   HandlerConfig config = MakeHandlerConfig(options);
   Templates templates = LoadTemplates(options);
   std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
   if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
-  if (!outbox) throw StartupError(kExitConfig, "--directory: outbox: " + error);
+  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   Clock clock;
   Metrics metrics;
   Services services{config, directory.get(), &templates, &metrics, clock, outbox.get()};
@@ -141,6 +168,7 @@ int Serve(const Options& options) {
   rest_config.auth_token = options.auth_token;
   CurlRestClient rest_client(rest_config);
   DispatcherOptions dispatch_options;
+  dispatch_options.concurrency = options.outbox_concurrency;
   dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
     metrics.RecordDelivery(OutcomeName(delivery.outcome));
     LogFields fields = {{"job", std::to_string(row.id)},
@@ -194,7 +222,9 @@ int Serve(const Options& options) {
   log.Info("serving", {{"version", FRONTLINE_VERSION},
                        {"pid", std::to_string(getpid())},
                        {"socket", socket.description},
-                       {"threads", std::to_string(options.threads)}});
+                       {"threads", std::to_string(options.threads)},
+                       {"outbox", options.outbox},
+                       {"outbox_concurrency", std::to_string(options.outbox_concurrency)}});
   if (!options.web_server_addrs.empty()) {
     log.Info("TCP peers limited", {{"allowed", options.web_server_addrs}});
   }
@@ -311,8 +341,7 @@ int DeliverDueJobs(const Options& options) {
                        "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
   }
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(options.directory, {}, &error);
-  if (!outbox) throw StartupError(kExitConfig, "outbox deliver: " + error);
+  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
   CurlRestClientConfig rest_config;
   rest_config.api_base = options.api_base;
@@ -320,13 +349,19 @@ int DeliverDueJobs(const Options& options) {
   rest_config.auth_token = options.auth_token;
   CurlRestClient rest_client(rest_config);
   DispatcherOptions dispatch_options;
+  dispatch_options.concurrency = options.outbox_concurrency;
   // What is not done is named, so cron's mail (or log) says which job and why.
-  dispatch_options.on_delivery = [](const OutboxRow& row, const Delivery& delivery) {
+  // Called from several delivery threads: each line is written whole, under a mutex.
+  std::mutex stderr_mu;
+  dispatch_options.on_delivery = [&stderr_mu](const OutboxRow& row, const Delivery& delivery) {
     if (delivery.outcome == Outcome::kDone) return;
-    std::cerr << "job " << row.id << " " << row.key << ": " << OutcomeName(delivery.outcome) << ": "
-              << delivery.description << "\n";
+    const std::string line = "job " + std::to_string(row.id) + " " + row.key + ": " +
+                             OutcomeName(delivery.outcome) + ": " + delivery.description + "\n";
+    std::lock_guard<std::mutex> lock(stderr_mu);
+    std::cerr << line;
   };
-  dispatch_options.on_error = [](const std::string& message) {
+  dispatch_options.on_error = [&stderr_mu](const std::string& message) {
+    std::lock_guard<std::mutex> lock(stderr_mu);
     std::cerr << "frontline-fcgi: outbox deliver: " << message << "\n";
   };
   OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
@@ -344,7 +379,7 @@ int OutboxCommand(const Options& options) {
   if (verb == "list" && args.size() <= 1) {
     RequireDirectoryFile(options);
     std::vector<OutboxRow> rows;
-    if (!ListJobs(options.directory, false, &rows, &error)) {
+    if (!ListJobs(options.outbox, options.directory, false, &rows, &error)) {
       throw StartupError(kExitConfig, "outbox: " + error);
     }
     for (const OutboxRow& row : rows) std::cout << FormatOutboxRow(row) << "\n";
@@ -356,7 +391,7 @@ int OutboxCommand(const Options& options) {
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
     RequireDirectoryFile(options);
-    if (!RetryJob(options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
+    if (!RetryJob(options.outbox, options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
@@ -384,9 +419,10 @@ int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
     status = command(options);
   } catch (const StartupError&) {
     MatchFolderOwner(options.directory, &error);
+    MatchFolderOwner(options.outbox, &error);
     throw;
   }
-  if (!MatchFolderOwner(options.directory, &error)) {
+  if (!MatchFolderOwner(options.directory, &error) || !MatchFolderOwner(options.outbox, &error)) {
     std::cerr << "frontline-fcgi: " << error << "\n";
     if (status == kExitOk) status = kExitConfig;
   }

@@ -40,6 +40,7 @@ const std::pair<const char*, const char*> kEnvironmentNames[] = {
     {"FRONTLINE_READ_TIMEOUT", "read-timeout"},
     {"FRONTLINE_THREADS", "threads"},
     {"FRONTLINE_DIRECTORY", "directory"},
+    {"FRONTLINE_OUTBOX", "outbox"},
     {"FRONTLINE_TEMPLATES", "templates"},
     {"PUBLIC_BASE_URL", "public-url"},
     {"FRONTLINE_ROUTE_PREFIX", "route-prefix"},
@@ -111,6 +112,16 @@ po::options_description SettingsDescription() {
      env("threads", "request threads, each serving one request at a time (1..1024)").c_str())
     ("directory", po::value<std::string>()->default_value("/var/lib/frontline-fcgi/directory.db"),
      env("directory", "SQLite customer directory file, shared by all processes on the host").c_str())
+    ("outbox", po::value<std::string>()->value_name("PATH"),
+     env("outbox", "SQLite file of the outbox (event state), shared by all processes on the "
+         "host; default outbox.db in the directory file's folder. Jobs left in an older "
+         "directory file move here on first start").c_str())
+    ("outbox.concurrency", po::value<int>()->default_value(8)->value_name("N"),
+     "outbox deliveries in flight per process, so one stalled Twilio call delays no other job "
+     "(1..64)")
+    ("outbox.retention", po::value<int>()->default_value(7)->value_name("DAYS"),
+     "delivered outbox jobs are kept this long, so Twilio's retries of a webhook are still "
+     "recognised, then purged (1..3650)")
     ("templates", po::value<std::string>(),
      env("templates", "JSON file of message templates (default: the built-in set)").c_str())
     ("public-url", po::value<std::string>(),
@@ -584,6 +595,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.listen = Get<std::string>(vm, "listen");
   options.threads = Get<int>(vm, "threads", 8);
   options.directory = Get<std::string>(vm, "directory");
+  options.outbox = Get<std::string>(vm, "outbox");
+  options.outbox_concurrency = Get<int>(vm, "outbox.concurrency", 8);
+  options.outbox_retention_days = Get<int>(vm, "outbox.retention", 7);
   options.templates = Get<std::string>(vm, "templates");
   options.public_url = Get<std::string>(vm, "public-url");
   options.route_prefix = Get<std::string>(vm, "route-prefix");
@@ -663,10 +677,26 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
     throw StartupError(kExitConfig, "--route-prefix: must start with '/'");
   }
   if (options.directory.empty()) throw StartupError(kExitConfig, "--directory: must not be empty");
+  if (options.outbox.empty()) options.outbox = DefaultOutboxPath(options.directory);
+  if (options.outbox == options.directory) {
+    throw StartupError(kExitConfig, "--outbox: must be another file than --directory");
+  }
+  if (options.outbox_concurrency < 1 || options.outbox_concurrency > 64) {
+    throw StartupError(kExitConfig, "--outbox.concurrency: must be between 1 and 64");
+  }
+  if (options.outbox_retention_days < 1 || options.outbox_retention_days > 3650) {
+    throw StartupError(kExitConfig, "--outbox.retention: must be between 1 and 3650 days");
+  }
   if (options.export_format != "json" && options.export_format != "csv") {
     throw StartupError(kExitUsage, "--format: must be json or csv");
   }
   return options;
+}
+
+std::string DefaultOutboxPath(const std::string& directory) {
+  const size_t slash = directory.find_last_of('/');
+  if (slash == std::string::npos) return "outbox.db";
+  return directory.substr(0, slash + 1) + "outbox.db";
 }
 
 std::string DescribeOptions(const Options& o) {
@@ -685,6 +715,9 @@ std::string DescribeOptions(const Options& o) {
   out += line("read-timeout", std::to_string(o.read_timeout_seconds));
   out += line("threads", std::to_string(o.threads));
   out += line("directory", o.directory);
+  out += line("outbox", o.outbox);
+  out += line("outbox.concurrency", std::to_string(o.outbox_concurrency));
+  out += line("outbox.retention", std::to_string(o.outbox_retention_days) + " days");
   out += line("templates", o.templates.empty() ? "built-in" : o.templates);
   // URLs may carry a password (userinfo) or a query secret: shown with those hidden.
   out += line("public-url", RedactUrl(o.public_url));

@@ -46,6 +46,9 @@ struct Options {
   int read_timeout_seconds = 10;       // for a whole request, and a new connection's first one
   int threads = 8;
   std::string directory = "/var/lib/frontline-fcgi/directory.db";
+  std::string outbox;                  // event store file; ParseOptions fills the default
+  int outbox_concurrency = 8;          // deliveries in flight per process
+  int outbox_retention_days = 7;       // done jobs are purged after this
   std::string templates;               // "" = built-in
   std::string public_url;
   std::string route_prefix;
@@ -82,6 +85,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
 
 // The process environment as a map (for ParseOptions).
 std::map<std::string, std::string> ProcessEnvironment();
+
+// outbox.db in the folder of the directory file `directory` (SPEC §8).
+std::string DefaultOutboxPath(const std::string& directory);
 
 // The effective configuration as INI-style lines (check-config): the auth token masked, URLs
 // shown without their userinfo or query values (RedactUrl).

@@ -6,8 +6,8 @@
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "events/outbox.h"
 #include "handlers/unavailable.h"
-#include "twilio/outbox.h"
 
 namespace frontline {
 namespace {

@@ -5,7 +5,7 @@
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
-#include "twilio/outbox.h"
+#include "events/outbox.h"
 
 namespace frontline {
 namespace {

@@ -5,7 +5,7 @@
 #include "handlers/http.h"
 #include "handlers/router.h"
 #include "handlers/services.h"
-#include "twilio/outbox.h"
+#include "events/outbox.h"
 
 namespace frontline {
 namespace {

@@ -9,8 +9,8 @@
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
+#include "events/outbox.h"
 #include "handlers/unavailable.h"
-#include "twilio/outbox.h"
 
 namespace frontline {
 namespace {
@@ -60,11 +60,15 @@ Response RouteConversation(const Request& request, Services& services) {
   job.conversation_sid = std::string(conversation);
   job.identity = worker;
   std::string error;
-  // A duplicate is Twilio retrying this webhook: the first job already adds the worker.
-  if (services.outbox->Enqueue(job, &error) == EnqueueResult::kError) {
+  OutboxJob stored;
+  const EnqueueResult result = services.outbox->Enqueue(job, &stored, &error);
+  if (result == EnqueueResult::kError) {
     // 503 so Twilio retries; the job is not stored, so nothing would add the worker otherwise.
     return ErrorResponse(503, "could not store the routing job", error);
   }
+  // A duplicate is Twilio retrying this webhook: the first job adds the worker chosen then
+  // (round-robin or the directory may choose another now), so that is the answer again.
+  if (result == EnqueueResult::kDuplicate && !stored.identity.empty()) worker = stored.identity;
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
   w.StartObject();

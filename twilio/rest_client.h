@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "events/outbox.h"  // Outcome
+
 namespace frontline {
 
 // Why a call produced no (complete) HTTP answer.
@@ -57,12 +59,6 @@ struct RestResult {
   std::optional<TwilioError> error;         // set for a >= 400 answer with Twilio's error JSON
   std::optional<long> retry_after_seconds;  // Retry-After, when present and > 0
   std::optional<Participant> participant;   // set for a 2xx answer holding a participant
-};
-
-enum class Outcome {
-  kDone,    // 2xx, 409, or error code 50433/50437 ("already exists"): nothing left to do
-  kRetry,   // 429, 5xx, timeout, connection error: try again later
-  kFailed,  // any other answer or error: keep the job with its error for an operator
 };
 
 // The SPEC §6 outcome of `result`. A transport error decides first (timeout and connection

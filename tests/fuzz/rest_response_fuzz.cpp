@@ -12,7 +12,7 @@
 
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/unit/fake_rest_client.h"
-#include "twilio/outbox.h"
+#include "twilio/delivery.h"
 #include "twilio/rest_client.h"
 
 namespace frontline {

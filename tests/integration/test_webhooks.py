@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -219,6 +220,20 @@ class RoutingChoice(IsolatedCase):
             self.assertEqual(self.identities(conversation_sid(n, "r")), [worker])
         self.wait_outbox_empty()
 
+    def test_a_retried_webhook_answers_the_worker_stored_first(self):
+        self.import_customers()
+        stack = self.start_stack()
+        first = self.route(stack, conversation_sid(1, "t"), "+19990000001")
+        self.assertEqual(first.status, 200, first)
+        other = self.route(stack, conversation_sid(2, "t"), "+19990000002")
+        self.assertNotEqual(other.json(), first.json())  # round-robin moved on
+        retry = self.route(stack, conversation_sid(1, "t"), "+19990000001")
+        self.assertEqual((retry.status, retry.json()), (200, first.json()), retry)
+        self.wait_participants(conversation_sid(1, "t"))
+        self.wait_outbox_empty()
+        self.assertEqual(self.identities(conversation_sid(1, "t")), [first.json()["worker"]])
+        self.assertEqual(len(self.adds(conversation_sid(1, "t"))), 1)
+
     def test_no_worker_at_all_is_422(self):
         stack = self.start_stack()  # empty directory, no default worker
         conversation = conversation_sid(1, "n")
@@ -273,6 +288,69 @@ class ParticipantAttributes(IsolatedCase):
         self.assertEqual(self.twilio.requests_matching("POST", path), [])
         self.assertEqual(len(self.twilio.requests), 1)
         self.assertEqual(self.twilio.participants(conversation)[0]["attributes"], attributes)
+
+
+class OwnOutboxFile(IsolatedCase):
+    """SPEC §8: the outbox in its own 0600 file beside the directory; jobs an older build left in
+    the directory file's outbox table move over on first start and are delivered."""
+
+    def test_jobs_in_an_older_directory_file_move_over_and_are_delivered(self):
+        self.import_customers()
+        conversation = conversation_sid(1, "m")
+        now_ms = int(time.time() * 1000)
+        with sqlite3.connect(self.db) as db:
+            db.execute("INSERT INTO outbox (key, action, conversation_sid, identity, state, "
+                       "next_attempt_at, created_at, updated_at) VALUES (?, 'add_participant', "
+                       "?, 'carol@example.com', 'pending', ?, ?, ?)",
+                       ("add:" + conversation, conversation, now_ms, now_ms, now_ms))
+        db.close()
+        stack = self.start_stack()
+        self.wait_participants(conversation)
+        self.assertEqual(self.identities(conversation), ["carol@example.com"])
+        self.wait_outbox_empty()
+        with sqlite3.connect(self.db) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM outbox").fetchone()[0], 0)
+        db.close()
+        outbox_db = os.path.join(self.tmp, "outbox.db")
+        for name in (outbox_db, outbox_db + "-wal", outbox_db + "-shm"):
+            self.assertEqual(os.stat(name).st_mode & 0o777, 0o600, name)
+        # The moved job still deduplicates Twilio's retry of its webhook.
+        r = self.route(stack, conversation, "+19990000001")
+        self.assertEqual((r.status, r.json()), (200, {"worker": "carol@example.com"}), r)
+        time.sleep(0.7)
+        self.assertEqual(len(self.adds(conversation)), 1)
+
+    def test_an_open_database_folder_gets_a_warning(self):
+        self.import_customers()
+        os.chmod(self.tmp, 0o755)
+        stack = self.start_stack()
+        wait_for(lambda: "readable by its group or by everyone" in stack.read_log(),
+                 timeout=5, what="the folder warning")
+
+
+class ParallelDelivery(IsolatedCase):
+    """SPEC §6: several jobs in flight per process, so one stalled Twilio call delays no other."""
+
+    def test_a_stalled_conversation_delays_no_other(self):
+        self.import_customers()
+        stack = self.start_stack(args=["--outbox.concurrency", "4"])
+        stalled = conversation_sid(0, "s")
+        # 3 s: under the REST client's 5 s total timeout, so the stalled call then succeeds.
+        self.twilio.stall(3, conversation_sid=stalled, call="add")
+        start = time.monotonic()
+        self.assertEqual(self.route(stack, stalled).status, 200)
+        wait_for(lambda: self.adds(stalled), timeout=5, what="the stalled call to arrive")
+        others = [conversation_sid(n, "s") for n in range(1, 11)]
+        for conversation in others:
+            self.assertEqual(self.route(stack, conversation).status, 200)
+        for conversation in others:
+            self.wait_participants(conversation, timeout=10)
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, 2.5, "the others waited for the stalled call")
+        self.assertEqual(self.twilio.participants(stalled), [])  # still stalled meanwhile
+        self.wait_participants(stalled, timeout=10)
+        self.wait_outbox_empty()
+        self.assertEqual(len(self.adds(stalled)), 1)
 
 
 class DeliveryOutcomes(IsolatedCase):
@@ -461,7 +539,8 @@ class Resilience(IsolatedCase):
         self.wait_outbox_empty()
 
     def test_kill_9_while_claimed_then_restart(self):
-        stack = self.start_stack()
+        # One delivery in flight, so the others are still unclaimed when the process dies.
+        stack = self.start_stack(args=["--outbox.concurrency", "1"])
         conversations = [conversation_sid(n, "k") for n in range(5)]
         # The first job's call stalls 2 s (under the client's 5 s timeout): the process dies
         # with it claimed, after the request reached Twilio, so the retry finds the worker there.

@@ -22,7 +22,7 @@ Steering, from Python or from another process through the control endpoint:
         call=None, conversation_sid=None)
       The next `times` matching requests get `status` (with Twilio error JSON for >= 400, using
       `code`, by default Twilio's generic code for that status, e.g. 20429 for 429) after sleeping `delay` seconds; the state is not changed.
-      status=None with a delay is a stall: sleep, then answer normally (the change is applied
+      `delay` is at most MAX_DELAY (60 s). status=None with a delay is a stall: sleep, then answer normally (the change is applied
       even though the client may have given up, as Twilio would). `call` is "add", "fetch" or
       "update". Rules are consumed in the order given; a request uses the first that matches.
   stall(seconds, times=1, ...)     same as force(None, delay=seconds, ...)
@@ -55,6 +55,8 @@ import urllib.parse
 import uuid
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
+# A stall is bounded, so a test that forgets one cannot hang a handler thread for long.
+MAX_DELAY = 60
 ERROR_DOCS = "https://www.twilio.com/docs/errors/"
 PARTICIPANTS = re.compile(r"^/v1/Conversations/([A-Za-z0-9]+)/Participants(?:/([A-Za-z0-9]+))?$")
 # Twilio's codes for the generic statuses, used when a forced answer names no code.
@@ -262,6 +264,8 @@ class TwilioStub:
               method=None, call=None, conversation_sid=None):
         if call not in (None, "add", "fetch", "update"):
             raise ValueError("call must be add, fetch or update")
+        if not 0 <= delay <= MAX_DELAY:
+            raise ValueError("delay must be between 0 and %d seconds" % MAX_DELAY)
         rule = _Rule(status, times, code, message, retry_after, delay, method, call,
                      conversation_sid)
         with self._lock:

@@ -70,7 +70,7 @@ TEST_CASE("EnsureDatabaseFolder creates missing folders and refuses a file in th
       CHECK(error.find("is not a folder") != std::string::npos);
     }
   }
-  CHECK((StatOf(dir.File("b/c/d")).st_mode & 0777) == 0750);
+  CHECK((StatOf(dir.File("b/c/d")).st_mode & 0777) == 0700);
 }
 
 TEST_CASE("MatchFolderOwner gives root's files to the folder owner, and only as root") {

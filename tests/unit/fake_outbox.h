@@ -4,22 +4,28 @@
 #define FRONTLINE_TESTS_UNIT_FAKE_OUTBOX_H_
 
 #include <cstdint>
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
-#include "twilio/outbox.h"
+#include "events/outbox.h"
 
 namespace frontline {
 
 class FakeOutbox : public Outbox {
  public:
-  EnqueueResult Enqueue(const OutboxJob& job, std::string* error) override {
+  using Outbox::Enqueue;
+  EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override {
     if (fail_) {
       *error = "disk full";
       return EnqueueResult::kError;
     }
-    if (!keys_.insert(OutboxKey(job)).second) return EnqueueResult::kDuplicate;
+    auto it = keys_.find(OutboxKey(job));
+    if (it != keys_.end()) {
+      if (stored != nullptr) *stored = jobs_[it->second];
+      return EnqueueResult::kDuplicate;
+    }
+    keys_.emplace(OutboxKey(job), jobs_.size());
     jobs_.push_back(job);
     return EnqueueResult::kEnqueued;
   }
@@ -45,7 +51,7 @@ class FakeOutbox : public Outbox {
   bool fail_ = false;
   int64_t failed_ = 0;
   int64_t oldest_pending_age_ms_ = 0;
-  std::set<std::string> keys_;
+  std::map<std::string, size_t> keys_;  // key -> index in jobs_
   std::vector<OutboxJob> jobs_;
 };
 

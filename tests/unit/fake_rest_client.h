@@ -1,10 +1,14 @@
 // A scripted RestClient for unit tests: each method answers from its own queue of results
 // (then a default: 201 for add, the stored participant for fetch, 200 for update) and records
 // every call. Thread-safe: a mutex guards the scripts, the participants and the call log, so
-// several dispatchers may share one fake.
+// several dispatchers (and a dispatcher's several workers) may share one fake.
+// BlockConversation makes every call for one conversation wait (outside that mutex) until
+// Unblock, or at most 10 s, as a stalled Twilio call would: the others go on meanwhile.
 #ifndef FRONTLINE_TESTS_UNIT_FAKE_REST_CLIENT_H_
 #define FRONTLINE_TESTS_UNIT_FAKE_REST_CLIENT_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -66,7 +70,25 @@ class FakeRestClient : public RestClient {
     return n;
   }
 
+  void BlockConversation(const std::string& conversation_sid) {
+    std::lock_guard<std::mutex> lock(block_mu_);
+    blocked_ = conversation_sid;
+  }
+  void Unblock() {
+    {
+      std::lock_guard<std::mutex> lock(block_mu_);
+      blocked_.clear();
+    }
+    block_cv_.notify_all();
+  }
+  // Calls waiting in BlockConversation's stall now.
+  int stalled() {
+    std::lock_guard<std::mutex> lock(block_mu_);
+    return stalled_;
+  }
+
   RestResult AddParticipant(std::string_view conversation_sid, std::string_view identity) override {
+    WaitWhileBlocked(conversation_sid);
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back({"add", std::string(conversation_sid), std::string(identity), ""});
     return Pop(&add_script_, HttpResult(201));
@@ -74,6 +96,7 @@ class FakeRestClient : public RestClient {
 
   RestResult FetchParticipant(std::string_view conversation_sid,
                               std::string_view participant_sid) override {
+    WaitWhileBlocked(conversation_sid);
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back({"fetch", std::string(conversation_sid), std::string(participant_sid), ""});
     RestResult result = HttpResult(200);
@@ -89,6 +112,7 @@ class FakeRestClient : public RestClient {
   RestResult UpdateParticipantAttributes(std::string_view conversation_sid,
                                          std::string_view participant_sid,
                                          std::string_view attributes_json) override {
+    WaitWhileBlocked(conversation_sid);
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back({"update", std::string(conversation_sid), std::string(participant_sid),
                       std::string(attributes_json)});
@@ -100,6 +124,14 @@ class FakeRestClient : public RestClient {
   }
 
  private:
+  void WaitWhileBlocked(std::string_view conversation_sid) {
+    std::unique_lock<std::mutex> lock(block_mu_);
+    if (blocked_.empty() || blocked_ != conversation_sid) return;
+    ++stalled_;
+    block_cv_.wait_for(lock, std::chrono::seconds(10),
+                       [&] { return blocked_ != conversation_sid; });
+    --stalled_;
+  }
   void Push(std::deque<RestResult>* script, RestResult result) {
     std::lock_guard<std::mutex> lock(mu_);
     script->push_back(std::move(result));
@@ -111,6 +143,10 @@ class FakeRestClient : public RestClient {
     return result;
   }
 
+  std::mutex block_mu_;  // guards blocked_ and stalled_
+  std::condition_variable block_cv_;
+  std::string blocked_;
+  int stalled_ = 0;
   std::mutex mu_;
   std::deque<RestResult> add_script_, fetch_script_, update_script_;
   std::map<std::string, std::string> attributes_;

@@ -635,3 +635,31 @@ TEST_CASE("options: check-config and error lines never show URL userinfo or quer
 
 }  // namespace
 }  // namespace frontline
+
+namespace frontline {
+namespace {
+
+TEST_CASE("options: --outbox beside the directory, --outbox.concurrency, --outbox.retention") {
+  Options o = Parse({});
+  CHECK(o.outbox == "/var/lib/frontline-fcgi/outbox.db");
+  CHECK(o.outbox_concurrency == 8);
+  CHECK(o.outbox_retention_days == 7);
+  CHECK(Parse({"--directory", "/srv/x/dir.db"}).outbox == "/srv/x/outbox.db");
+  CHECK(Parse({"--directory", "dir.db"}).outbox == "outbox.db");
+  CHECK(Parse({}, {{"FRONTLINE_OUTBOX", "/tmp/o.db"}}).outbox == "/tmp/o.db");
+  CHECK(Parse({"--outbox", "/a.db"}, {{"FRONTLINE_OUTBOX", "/tmp/o.db"}}).outbox == "/a.db");
+  o = Parse({"--outbox.concurrency", "1", "--outbox.retention", "30"});
+  CHECK(o.outbox_concurrency == 1);
+  CHECK(o.outbox_retention_days == 30);
+  CHECK(ExitCodeOf({"--outbox.concurrency", "0"}) == kExitConfig);
+  CHECK(ExitCodeOf({"--outbox.concurrency", "65"}) == kExitConfig);
+  CHECK(ExitCodeOf({"--outbox.retention", "0"}) == kExitConfig);
+  CHECK(ExitCodeOf({"--directory", "/a.db", "--outbox", "/a.db"}) == kExitConfig);
+  const std::string described = DescribeOptions(Parse({"--directory", "/srv/x/dir.db"}));
+  CHECK(described.find("outbox = /srv/x/outbox.db\n") != std::string::npos);
+  CHECK(described.find("outbox.concurrency = 8\n") != std::string::npos);
+  CHECK(described.find("outbox.retention = 7 days\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace frontline

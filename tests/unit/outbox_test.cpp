@@ -1,18 +1,23 @@
-// The durable outbox against a real temporary SQLite file (migrated by SqliteDirectory::Open)
+// The durable outbox against a real temporary SQLite file (its own, as --outbox makes it)
 // and a scripted FakeRestClient, with a fake clock: keys and deduplication, the SPEC §6
 // outcomes (done, retry with growing backoff and Retry-After, failed and requeued, given up
 // after 24 h), the attribute merge, leases shared by several outboxes on one file (as several
 // processes would), and the dispatcher thread's wake-up and stop.
-#include "twilio/outbox.h"
+#include "events/sqlite_event_store.h"
+#include "twilio/delivery.h"
+#include "twilio/dispatcher.h"
 
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
+
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
 #include <set>
 #include <thread>
 
+#include "directory/schema.h"
 #include "directory/sqlite_directory.h"
 #include "tests/unit/directory_test_util.h"
 #include "tests/unit/fake_rest_client.h"
@@ -27,17 +32,15 @@ constexpr int64_t kStart = 1700000000000;  // unix ms
 
 struct Fixture {
   Fixture() {
-    path = dir.File("directory.db");
-    std::string error;
-    REQUIRE(SqliteDirectory::Open(path, &error) != nullptr);
+    path = dir.File("outbox.db");
     outbox = NewOutbox();
   }
 
-  std::unique_ptr<SqliteOutbox> NewOutbox() {
+  std::unique_ptr<SqliteEventStore> NewOutbox() {
     OutboxOptions options;
     options.now_ms = [this] { return now.load(); };
     std::string error;
-    auto out = SqliteOutbox::Open(path, options, &error);
+    auto out = SqliteEventStore::Open(path, options, &error);
     REQUIRE_MESSAGE(out != nullptr, error);
     return out;
   }
@@ -45,7 +48,7 @@ struct Fixture {
   std::vector<OutboxRow> Rows(bool include_done = true) {
     std::vector<OutboxRow> rows;
     std::string error;
-    REQUIRE_MESSAGE(ListJobs(path, include_done, &rows, &error), error);
+    REQUIRE_MESSAGE(ListJobs(path, "", include_done, &rows, &error), error);
     return rows;
   }
 
@@ -60,7 +63,7 @@ struct Fixture {
   testing::TempDir dir;
   std::string path;
   std::atomic<int64_t> now{kStart};
-  std::unique_ptr<SqliteOutbox> outbox;
+  std::unique_ptr<SqliteEventStore> outbox;
 };
 
 OutboxJob AddJob(const std::string& ch, const std::string& identity = "alice@example.com") {
@@ -80,7 +83,7 @@ OutboxJob AttrsJob(const std::string& ch, const std::string& mb, const std::stri
   return job;
 }
 
-void Enqueue(SqliteOutbox* outbox, const OutboxJob& job) {
+void Enqueue(SqliteEventStore* outbox, const OutboxJob& job) {
   std::string error;
   REQUIRE_MESSAGE(outbox->Enqueue(job, &error) == EnqueueResult::kEnqueued, error);
 }
@@ -94,7 +97,11 @@ TEST_CASE("outbox: enqueue stores once; a duplicate stays one even after deliver
   Fixture f;
   std::string error;
   CHECK(f.outbox->Enqueue(AddJob("CH1"), &error) == EnqueueResult::kEnqueued);
-  CHECK(f.outbox->Enqueue(AddJob("CH1", "bob@example.com"), &error) == EnqueueResult::kDuplicate);
+  OutboxJob stored;
+  CHECK(f.outbox->Enqueue(AddJob("CH1", "bob@example.com"), &stored, &error) ==
+        EnqueueResult::kDuplicate);
+  CHECK(stored.identity == "alice@example.com");  // the job stored first, not the retry's
+  CHECK(stored.conversation_sid == "CH1");
   CHECK(f.outbox->Enqueue(AttrsJob("CH1", "MB1", "{}"), &error) == EnqueueResult::kEnqueued);
   CHECK(f.outbox->Enqueue(OutboxJob(), &error) == EnqueueResult::kError);
   OutboxCounts counts = f.outbox->Counts(&error);
@@ -224,12 +231,12 @@ TEST_CASE("outbox: 400 fails with its error; RetryJob requeues it") {
   CHECK(counts.pending == 0);
   CHECK(dispatcher.RunOnce() == 0);  // failed jobs are kept, not retried
 
-  CHECK_FALSE(RetryJob(f.path, row.id + 100, &error));
+  CHECK_FALSE(RetryJob(f.path, "", row.id + 100, &error));
   CHECK(error.find("no failed") != std::string::npos);
-  REQUIRE_MESSAGE(RetryJob(f.path, row.id, &error), error);
+  REQUIRE_MESSAGE(RetryJob(f.path, "", row.id, &error), error);
   CHECK(f.Row(row.id).state == "pending");
   CHECK(f.Row(row.id).attempts == 1);
-  CHECK_FALSE(RetryJob(f.path, row.id, &error));  // pending, not failed
+  CHECK_FALSE(RetryJob(f.path, "", row.id, &error));  // pending, not failed
   f.now = SystemUnixMs();                         // RetryJob makes it due at the real time
   CHECK(dispatcher.RunOnce() == 1);
   CHECK(f.Row(row.id).state == "done");
@@ -255,72 +262,6 @@ TEST_CASE("outbox: retryable failures give up after 24 h") {
   CHECK(row.attempts == 3);
   CHECK(row.last_error.rfind("gave up after 24 h: ", 0) == 0);
   CHECK(row.last_error.find("503") != std::string::npos);
-}
-
-TEST_CASE("outbox: MergeAttributes keeps existing keys") {
-  std::string merged;
-  std::string error;
-  bool changed = false;
-  REQUIRE(MergeAttributes(R"({"customer_id":"old","x":[1,2]})",
-                          R"({"customer_id":"new","display_name":"Ann"})", &merged, &changed,
-                          &error));
-  CHECK(changed);
-  rapidjson::Document doc;
-  doc.Parse(merged.c_str());
-  REQUIRE(doc.IsObject());
-  CHECK(std::string(doc["customer_id"].GetString()) == "old");
-  CHECK(std::string(doc["display_name"].GetString()) == "Ann");
-  CHECK(doc["x"].IsArray());
-
-  REQUIRE(MergeAttributes(R"({"a":1})", R"({"a":2})", &merged, &changed, &error));
-  CHECK_FALSE(changed);
-  // No attributes at all are an empty object.
-  REQUIRE(MergeAttributes("", R"({"a":2})", &merged, &changed, &error));
-  CHECK(changed);
-  CHECK(merged == R"({"a":2})");
-  CHECK_FALSE(MergeAttributes("{}", "[1]", &merged, &changed, &error));
-  CHECK(error == "job attributes are not a JSON object");
-  CHECK_FALSE(MergeAttributes("{}", "", &merged, &changed, &error));
-}
-
-TEST_CASE("outbox: MergeAttributes refuses attributes that are not a JSON object") {
-  for (const char* existing : {"not json", R"({"a":)", "[1,2]", R"("a string")", "42", "null"}) {
-    CAPTURE(existing);
-    std::string merged = "untouched";
-    std::string error;
-    bool changed = false;
-    CHECK_FALSE(MergeAttributes(existing, R"({"customer_id":"c1"})", &merged, &changed, &error));
-    CHECK(merged == "untouched");
-    CHECK(error.find("participant attributes are not") == 0);
-    CHECK(error.find("left unchanged") != std::string::npos);
-  }
-}
-
-TEST_CASE("outbox: MergeAttributes keeps the existing text and survives any nesting") {
-  std::string merged;
-  std::string error;
-  bool changed = false;
-  // Existing members stay as Twilio has them (number formats, spacing), new ones are appended.
-  REQUIRE(MergeAttributes("{\"a\": 1.10, \"b\":[ ]} \n", R"({"customer_id":"1","a":2})", &merged,
-                          &changed, &error));
-  CHECK(changed);
-  CHECK(merged == R"({"a": 1.10, "b":[ ],"customer_id":"1"})");
-  REQUIRE(MergeAttributes("{ }", R"({"customer_id":"1"})", &merged, &changed, &error));
-  CHECK(merged == R"({ "customer_id":"1"})");
-  REQUIRE(MergeAttributes(std::string("{}\0junk", 7), R"({"x":1})", &merged, &changed, &error));
-  CHECK(merged == R"({"x":1})");
-
-  // Found by hand after the fuzz runs (rest_response_fuzz inputs stay below 4 KiB): attributes
-  // nested a million levels deep overflowed the stack, in RapidJSON's recursive parser and
-  // then in its recursive writer.
-  const size_t depth = 1 << 20;
-  const std::string deep = "{\"x\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
-  REQUIRE(MergeAttributes(deep, R"({"customer_id":"1"})", &merged, &changed, &error));
-  CHECK(changed);
-  CHECK(merged == deep.substr(0, deep.size() - 1) + R"(,"customer_id":"1"})");
-  // Deep garbage is refused like any other attributes that are not an object, without a crash.
-  const std::string unclosed(depth, '[');
-  CHECK_FALSE(MergeAttributes(unclosed, R"({"customer_id":"1"})", &merged, &changed, &error));
 }
 
 TEST_CASE("outbox: set attributes merges and skips the update when nothing changes") {
@@ -381,7 +322,7 @@ TEST_CASE("outbox: attributes that are not a JSON object are left alone and the 
 
   // Once someone fixes the participant, `outbox retry` merges as usual.
   client.SetAttributes("MB1", R"({"vip":true})");
-  REQUIRE_MESSAGE(RetryJob(f.path, rows[0].id, &error), error);
+  REQUIRE_MESSAGE(RetryJob(f.path, "", rows[0].id, &error), error);
   f.now = SystemUnixMs();
   CHECK(dispatcher.RunOnce() == 1);
   CHECK(f.Row(rows[0].id).state == "done");
@@ -526,7 +467,7 @@ TEST_CASE("outbox: the dispatcher thread is woken by Enqueue") {
     return SystemUnixMs();
   };
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, outbox_options, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(f.path, outbox_options, &error);
   REQUIRE_MESSAGE(outbox != nullptr, error);
   FakeRestClient client;
   DispatcherOptions options;
@@ -555,7 +496,9 @@ TEST_CASE("outbox: Stop lets the delivery in progress finish and records it") {
   f.now = SystemUnixMs();
   FakeRestClient fake;
   SlowClient client(&fake);
-  OutboxDispatcher dispatcher(f.outbox.get(), &client);
+  DispatcherOptions options;
+  options.concurrency = 1;  // one in flight: the second job is not started when Stop comes
+  OutboxDispatcher dispatcher(f.outbox.get(), &client, options);
   Enqueue(f.outbox.get(), AddJob("CH1"));
   Enqueue(f.outbox.get(), AddJob("CH2"));
   dispatcher.Start();
@@ -613,9 +556,11 @@ TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
   OutboxOptions options;
   options.now_ms = [now] { return now->fetch_add(100000); };
   std::string error;
-  std::unique_ptr<SqliteOutbox> outbox = SqliteOutbox::Open(f.path, options, &error);
+  std::unique_ptr<SqliteEventStore> outbox = SqliteEventStore::Open(f.path, options, &error);
   REQUIRE_MESSAGE(outbox != nullptr, error);
-  OutboxDispatcher dispatcher(outbox.get(), &client);
+  DispatcherOptions dispatch;
+  dispatch.concurrency = 1;  // the clock above jumps at every read: one thread reads it in order
+  OutboxDispatcher dispatcher(outbox.get(), &client, dispatch);
   CHECK(dispatcher.DeliverDue() == 2);
   CHECK(dispatcher.done() == 1);
   CHECK(dispatcher.retried() == 1);
@@ -626,6 +571,97 @@ TEST_CASE("outbox: DeliverDue attempts each job due when it starts, once") {
   CHECK(dispatcher.DeliverDue() == 2);
   CHECK(client.CountCalls("add") == 4);
   CHECK(outbox->Counts(&error).pending == 0);
+}
+
+}  // namespace
+}  // namespace frontline
+
+namespace frontline {
+namespace {
+
+// The jobs of a directory file from before --outbox (its migration-2 outbox table).
+void InsertLegacyJob(const std::string& directory_path, const std::string& key,
+                     const std::string& state) {
+  sqlite3* db = OpenConnection(directory_path, nullptr);
+  REQUIRE(db != nullptr);
+  const std::string ch = key.substr(key.find(':') + 1);
+  const std::string sql =
+      "INSERT INTO outbox (key, action, conversation_sid, identity, state, next_attempt_at, "
+      "lease_owner, lease_until, created_at, updated_at) VALUES ('" + key +
+      "', 'add_participant', '" + ch + "', 'alice@example.com', '" + state +
+      "', 0, 'dead-process', 9999999999999, " + std::to_string(kStart) + ", " +
+      std::to_string(kStart) + ")";
+  char* message = nullptr;
+  CHECK_MESSAGE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK,
+                (message ? message : ""));
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+int64_t LegacyRowCount(const std::string& directory_path) {
+  sqlite3* db = OpenConnection(directory_path, nullptr);
+  REQUIRE(db != nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST_CASE("outbox: jobs in an older directory file's outbox table move over and are delivered") {
+  testing::TempDir dir;
+  const std::string directory_path = dir.File("directory.db");
+  const std::string outbox_path = dir.File("outbox.db");
+  std::string error;
+  REQUIRE(SqliteDirectory::Open(directory_path, &error) != nullptr);
+  InsertLegacyJob(directory_path, "add:CHold1", "pending");
+  InsertLegacyJob(directory_path, "add:CHold2", "done");
+  InsertLegacyJob(directory_path, "add:CHold3", "failed");
+
+  OutboxOptions options;
+  options.legacy_directory = directory_path;
+  std::unique_ptr<SqliteEventStore> store = SqliteEventStore::Open(outbox_path, options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  CHECK(LegacyRowCount(directory_path) == 0);
+  std::vector<OutboxRow> rows;
+  REQUIRE_MESSAGE(ListJobs(outbox_path, "", true, &rows, &error), error);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].key == "add:CHold1");
+  CHECK(rows[0].lease_owner.empty());  // the old process's lease does not carry over
+  CHECK(rows[1].state == "done");
+  CHECK(rows[2].state == "failed");
+  // A retried webhook of a moved job is still a duplicate.
+  CHECK(store->Enqueue(AddJob("CHold2"), &error) == EnqueueResult::kDuplicate);
+
+  FakeRestClient client;
+  OutboxDispatcher dispatcher(store.get(), &client);
+  CHECK(dispatcher.RunOnce() == 1);
+  REQUIRE(client.calls().size() == 1);
+  CHECK(client.calls()[0].conversation_sid == "CHold1");
+
+  // A second start finds nothing to move and changes nothing.
+  store.reset();
+  store = SqliteEventStore::Open(outbox_path, options, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  rows.clear();
+  REQUIRE_MESSAGE(ListJobs(outbox_path, "", true, &rows, &error), error);
+  CHECK(rows.size() == 3);
+}
+
+TEST_CASE("outbox: a new event database and its WAL and SHM files are 0600") {
+  testing::TempDir dir;
+  const std::string path = dir.File("outbox.db");
+  std::string error;
+  std::unique_ptr<SqliteEventStore> store = SqliteEventStore::Open(path, {}, &error);
+  REQUIRE_MESSAGE(store != nullptr, error);
+  Enqueue(store.get(), AddJob("CH1"));
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st;
+    REQUIRE_MESSAGE(::stat(file.c_str(), &st) == 0, file);
+    CHECK_MESSAGE((st.st_mode & 0777) == 0600, file);
+  }
 }
 
 }  // namespace

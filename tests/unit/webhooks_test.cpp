@@ -95,6 +95,26 @@ TEST_CASE("routing: Twilio's retry of the same webhook stores one job; errors") 
   CHECK(failed.log_detail.find("disk full") != std::string::npos);
 }
 
+TEST_CASE("routing: a retried webhook answers the worker stored the first time") {
+  WebhookFixture f;
+  // An unknown address: round-robin chooses, and chooses another worker the next time.
+  auto request = FormRequest("/callbacks/routing", {{"ConversationSid", "CH8"},
+                                                    {"MessagingBinding.Address", "+19990000008"}});
+  Response first = HandleRouting(request, f.services);
+  REQUIRE(first.status == 200);
+  Response other = HandleRouting(FormRequest("/callbacks/routing",
+                                             {{"ConversationSid", "CH9"},
+                                              {"MessagingBinding.Address", "+19990000009"}}),
+                                 f.services);
+  REQUIRE(other.status == 200);
+  REQUIRE(other.body != first.body);  // the rotation moved on
+  Response retry = HandleRouting(request, f.services);
+  CHECK(retry.status == 200);
+  CHECK(retry.body == first.body);
+  CHECK(retry.log_worker == first.log_worker);
+  CHECK(f.outbox.jobs().size() == 2);
+}
+
 TEST_CASE("conversations: onConversationAdd names the conversation") {
   WebhookFixture f;
   struct Case {

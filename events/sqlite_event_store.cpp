@@ -1,0 +1,627 @@
+#include "events/sqlite_event_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <utility>
+
+#include "db/sqlite.h"
+
+namespace frontline {
+namespace {
+
+constexpr const char* kRowColumns =
+    "id, key, action, conversation_sid, identity, participant_sid, attributes_json, state, "
+    "attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at, last_error";
+
+OutboxRow ReadRow(const db::Statement& s) {
+  OutboxRow row;
+  row.id = s.Int(0);
+  row.key = s.Text(1);
+  row.job.action = s.Text(2) == JobActionName(JobAction::kSetParticipantAttributes)
+                       ? JobAction::kSetParticipantAttributes
+                       : JobAction::kAddParticipant;
+  row.job.conversation_sid = s.Text(3);
+  row.job.identity = s.Text(4);
+  row.job.participant_sid = s.Text(5);
+  row.job.attributes_json = s.Text(6);
+  row.state = s.Text(7);
+  row.attempts = s.Int(8);
+  row.next_attempt_at = s.Int(9);
+  row.lease_owner = s.Text(10);
+  row.lease_until = s.Int(11);
+  row.created_at = s.Int(12);
+  row.updated_at = s.Int(13);
+  row.last_error = s.Text(14);
+  return row;
+}
+
+std::string DefaultOwner(uint64_t random) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
+  char out[320];
+  std::snprintf(out, sizeof(out), "%s:%ld:%08" PRIx32, host, static_cast<long>(::getpid()),
+                static_cast<uint32_t>(random));
+  return out;
+}
+
+void SetError(std::string* error, std::string message) {
+  if (error != nullptr) *error = std::move(message);
+}
+
+// The event store's own schema, versioned by PRAGMA user_version of its file. Append only:
+// entry i brings the schema from version i to version i + 1.
+constexpr const char* kMigrations[] = {
+    // 1: the outbox, with the columns the directory file's old table had (directory/schema.h,
+    // migration 2), so jobs move over unchanged.
+    R"sql(
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  action TEXT NOT NULL,
+  conversation_sid TEXT NOT NULL,
+  identity TEXT NOT NULL DEFAULT '',
+  participant_sid TEXT NOT NULL DEFAULT '',
+  attributes_json TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
+)sql",
+    // 2: finds the done jobs past the retention without reading the others.
+    "CREATE INDEX outbox_done ON outbox(updated_at, id) WHERE state = 'done';",
+};
+constexpr int kLatestVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+bool MigrateStore(sqlite3* db, std::string* error) {
+  if (db::UserVersion(db) == kLatestVersion) return true;  // no write lock needed
+  db::Transaction txn(db, error);
+  if (!txn.ok()) return false;
+  // Another process may have migrated while we waited for the lock.
+  const int version = db::UserVersion(db);
+  if (version < 0 || version > kLatestVersion) {
+    SetError(error, version < 0 ? db::Error(db, "outbox schema version")
+                                : "outbox schema version " + std::to_string(version) +
+                                      " is newer than this build supports");
+    return false;
+  }
+  std::string detail;
+  for (int v = version; v < kLatestVersion; ++v) {
+    if (!db::Exec(db, kMigrations[v], &detail)) {
+      SetError(error, "outbox migrate: " + detail);
+      return false;
+    }
+  }
+  const std::string set = "PRAGMA user_version=" + std::to_string(kLatestVersion);
+  if (!db::Exec(db, set.c_str(), &detail)) {
+    SetError(error, "outbox migrate: " + detail);
+    return false;
+  }
+  return txn.Commit(error);
+}
+
+// Moves the jobs of the directory file's old outbox table (directory/schema.h, migration 2)
+// into the store: attaches the directory, copies every row whose key the store lacks and empties
+// the old table, in one transaction. A WAL transaction over two files is atomic per file, not
+// across them: after a crash between the two commits the rows are in both, and the next start
+// copies nothing twice (INSERT OR IGNORE by key) and empties the old table then. Ids are
+// renumbered (the store may hold jobs of its own). Nothing is written to the directory when its
+// old table is empty, so this costs one read per start.
+bool MoveLegacyJobs(sqlite3* db, const std::string& directory_path, std::string* error) {
+  if (directory_path.empty() || ::access(directory_path.c_str(), F_OK) != 0) return true;
+  db::Statement attach(db, "ATTACH DATABASE ?1 AS legacy", error);
+  if (!attach.ok()) return false;
+  attach.Bind(1, directory_path);
+  if (!attach.Run("attach " + directory_path, error)) return false;
+  // One number from `sql`, the statement finished before anything else runs; -1 on error.
+  auto count = [db, error](const char* sql) -> int64_t {
+    db::Statement s(db, sql, error);
+    if (!s.ok()) return -1;
+    if (s.Step() != SQLITE_ROW) {
+      SetError(error, db::Error(db, "read the directory's outbox"));
+      return -1;
+    }
+    return s.Int(0);
+  };
+  bool ok = false;
+  const int64_t has_table =
+      count("SELECT count(*) FROM legacy.sqlite_master WHERE type = 'table' AND name = 'outbox'");
+  const int64_t has_rows =
+      has_table == 1 ? count("SELECT EXISTS (SELECT 1 FROM legacy.outbox)") : has_table;
+  if (has_rows == 0) {
+    ok = true;
+  } else if (has_rows == 1) {
+    db::Transaction txn(db, error);
+    std::string detail;
+    ok = txn.ok() &&
+         db::Exec(db,
+                  "INSERT OR IGNORE INTO main.outbox (key, action, conversation_sid, identity, "
+                  "participant_sid, attributes_json, state, attempts, next_attempt_at, "
+                  "lease_owner, lease_until, created_at, updated_at, last_error) SELECT key, "
+                  "action, conversation_sid, identity, participant_sid, attributes_json, state, "
+                  "attempts, next_attempt_at, NULL, NULL, created_at, updated_at, last_error "
+                  "FROM legacy.outbox ORDER BY id;"
+                  "DELETE FROM legacy.outbox;",
+                  &detail);
+    if (!ok && txn.ok()) SetError(error, "move the directory's outbox jobs: " + detail);
+    ok = ok && txn.Commit(error);
+  }
+  (void)db::Exec(db, "DETACH DATABASE legacy", nullptr);
+  return ok;
+}
+
+// The job stored under `key`; false with `error` set when there is none or on an error.
+bool ReadJob(sqlite3* db, const std::string& key, OutboxJob* job, std::string* error) {
+  db::Statement select(db,
+                       "SELECT action, conversation_sid, identity, participant_sid, "
+                       "attributes_json FROM outbox WHERE key = ?1",
+                       error);
+  if (!select.ok()) return false;
+  select.Bind(1, key);
+  if (select.Step() != SQLITE_ROW) {
+    SetError(error, db::Error(db, "outbox read " + key));
+    return false;
+  }
+  job->action = select.Text(0) == JobActionName(JobAction::kSetParticipantAttributes)
+                    ? JobAction::kSetParticipantAttributes
+                    : JobAction::kAddParticipant;
+  job->conversation_sid = select.Text(1);
+  job->identity = select.Text(2);
+  job->participant_sid = select.Text(3);
+  job->attributes_json = select.Text(4);
+  return true;
+}
+
+sqlite3* OpenMigrated(const std::string& path, const std::string& legacy_directory,
+                      std::string* error) {
+  db::OpenOptions open_options;
+  // Every commit fsync'd: a job is durable, across power loss too, before the webhook is
+  // answered (SPEC §6).
+  open_options.synchronous = db::Synchronous::kFull;
+  sqlite3* db = db::Open(path, open_options, error);
+  if (db == nullptr) return nullptr;
+  if (!MigrateStore(db, error) || !MoveLegacyJobs(db, legacy_directory, error)) {
+    sqlite3_close(db);
+    return nullptr;
+  }
+  return db;
+}
+
+}  // namespace
+
+std::unique_ptr<SqliteEventStore> SqliteEventStore::Open(const std::string& path,
+                                                         OutboxOptions options,
+                                                         std::string* error) {
+  sqlite3* db = OpenMigrated(path, options.legacy_directory, error);
+  if (db == nullptr) return nullptr;
+  // Start-up may wait the default 5 s for another process's migration; a webhook's Enqueue
+  // waits at most the configured bound.
+  db::SetBusyTimeout(db, options.busy_timeout_ms);
+  return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(path, db, std::move(options)));
+}
+
+SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options)
+    : options_(std::move(options)),
+      path_(std::move(path)),
+      enqueue_db_(db),
+      rng_(std::random_device{}()) {
+  if (!options_.now_ms) options_.now_ms = SystemUnixMs;
+  if (options_.owner.empty()) options_.owner = DefaultOwner(rng_());
+}
+
+SqliteEventStore::~SqliteEventStore() {
+  sqlite3_close(enqueue_db_);
+  for (sqlite3* db : idle_) sqlite3_close(db);
+}
+
+sqlite3* SqliteEventStore::Borrow(std::string* error) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!idle_.empty()) {
+      sqlite3* db = idle_.back();
+      idle_.pop_back();
+      return db;
+    }
+  }
+  // Claims, outcomes and counts: synchronous=NORMAL is enough, since losing one of them to a
+  // power cut only repeats a delivery (harmless: 409 is done), and the next FULL commit of an
+  // Enqueue syncs the WAL with them. Opened outside the pool's lock.
+  db::OpenOptions open_options;
+  open_options.busy_timeout_ms = options_.busy_timeout_ms;
+  open_options.create = false;
+  return db::Open(path_, open_options, error);
+}
+
+void SqliteEventStore::Return(sqlite3* db) {
+  if (db == nullptr) return;
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  idle_.push_back(db);
+}
+
+void SqliteEventStore::SetEnqueueListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_job,
+                                        std::string* error) {
+  if (job.conversation_sid.empty()) {
+    SetError(error, "outbox: job without a ConversationSid");
+    return EnqueueResult::kError;
+  }
+  // Group commit (leader/follower): each caller queues its job; whoever finds no commit in
+  // progress becomes the leader, takes every queued job and commits them in one fsync'd
+  // transaction, without holding batch_mu_ while SQLite works. A caller returns only once its
+  // batch is committed (or failed), and gives up with an error when its job has waited
+  // enqueue_timeout_ms without being taken; a taken job's wait is bounded by the leader's busy
+  // timeout and one commit.
+  PendingEnqueue pending;
+  pending.job = &job;
+  pending.stored = stored_job;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.enqueue_timeout_ms);
+  {
+    std::unique_lock<std::mutex> lock(batch_mu_);
+    queue_.push_back(&pending);
+    while (!pending.done) {
+      if (!committing_) {
+        committing_ = true;
+        std::vector<PendingEnqueue*> batch;
+        batch.swap(queue_);
+        lock.unlock();
+        CommitBatch(batch);
+        lock.lock();
+        for (PendingEnqueue* p : batch) p->done = true;
+        committing_ = false;
+        batch_cv_.notify_all();
+        continue;
+      }
+      if (batch_cv_.wait_until(lock, deadline) != std::cv_status::timeout || pending.done) {
+        continue;
+      }
+      auto it = std::find(queue_.begin(), queue_.end(), &pending);
+      if (it != queue_.end()) {
+        queue_.erase(it);
+        SetError(error, "outbox: not stored within " + std::to_string(options_.enqueue_timeout_ms) +
+                            " ms (the database is busy)");
+        return EnqueueResult::kError;
+      }
+      // Taken by the leader: the commit decides, soon.
+      batch_cv_.wait(lock, [&pending] { return pending.done; });
+    }
+  }
+  if (pending.result == EnqueueResult::kError) {
+    SetError(error, pending.error);
+    return EnqueueResult::kError;
+  }
+  if (pending.result == EnqueueResult::kDuplicate) return EnqueueResult::kDuplicate;
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_();
+  return EnqueueResult::kEnqueued;
+}
+
+void SqliteEventStore::CommitBatch(const std::vector<PendingEnqueue*>& batch) {
+  if (options_.on_batch_start) options_.on_batch_start(batch.size());
+  // Only the leader (committing_) uses enqueue_db_.
+  sqlite3* db = enqueue_db_;
+  std::string error;
+  auto fail_all = [&batch, &error] {
+    for (PendingEnqueue* p : batch) {
+      p->result = EnqueueResult::kError;
+      p->error = error;
+    }
+  };
+  const int64_t now = options_.now_ms();
+  db::Transaction txn(db, &error);
+  if (!txn.ok()) return fail_all();
+  db::Statement insert(db,
+                       "INSERT OR IGNORE INTO outbox (key, action, conversation_sid, identity, "
+                       "participant_sid, attributes_json, state, attempts, next_attempt_at, "
+                       "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, "
+                       "?7, ?7, ?7)",
+                       &error);
+  if (!insert.ok()) return fail_all();
+  for (PendingEnqueue* p : batch) {
+    const OutboxJob& job = *p->job;
+    insert.Reset();
+    insert.Bind(1, OutboxKey(job));
+    insert.Bind(2, JobActionName(job.action));
+    insert.Bind(3, job.conversation_sid);
+    insert.Bind(4, job.identity);
+    insert.Bind(5, job.participant_sid);
+    insert.Bind(6, job.attributes_json);
+    insert.Bind(7, now);
+    // One failure fails the batch: SQLite may have rolled the transaction back already.
+    if (!insert.Run("outbox insert", &error)) return fail_all();
+    // A duplicate of a job earlier in this batch reads that job: same connection.
+    if (sqlite3_changes(db) == 1) {
+      p->result = EnqueueResult::kEnqueued;
+    } else {
+      p->result = EnqueueResult::kDuplicate;
+      if (p->stored != nullptr && !ReadJob(db, OutboxKey(job), p->stored, &error)) {
+        return fail_all();
+      }
+    }
+  }
+  if (!txn.Commit(&error)) return fail_all();
+  commits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+int64_t SqliteEventStore::PurgeDone(int64_t limit, std::string* error) {
+  Connection conn(this, error);
+  if (!conn) return -1;
+  sqlite3* db = conn.get();
+  db::Statement purge(db,
+                      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = "
+                      "'done' AND updated_at < ?1 ORDER BY updated_at, id LIMIT ?2)",
+                      error);
+  if (!purge.ok()) return -1;
+  purge.Bind(1, options_.now_ms() - options_.retention_ms);
+  purge.Bind(2, limit);
+  if (!purge.Run("outbox purge", error)) return -1;
+  return sqlite3_changes(db);
+}
+
+size_t SqliteEventStore::queued_enqueues() {
+  std::lock_guard<std::mutex> lock(batch_mu_);
+  return queue_.size();
+}
+
+std::optional<OutboxRow> SqliteEventStore::Claim(std::string* error,
+                                                 std::optional<int64_t> due_by) {
+  Connection conn(this, error);
+  if (!conn) return std::nullopt;
+  sqlite3* db = conn.get();
+  const int64_t now = options_.now_ms();
+  const int64_t due = due_by ? std::min(now, *due_by) : now;
+  {
+    // A read first, outside any write transaction: idle workers looking for work then never
+    // take the write lock.
+    db::Statement peek(db,
+                       "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND "
+                       "next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?1))",
+                       error);
+    if (!peek.ok()) return std::nullopt;
+    peek.Bind(1, now);
+    peek.Bind(2, due);
+    if (peek.Step() != SQLITE_ROW) {
+      SetError(error, db::Error(db, "outbox claim"));
+      return std::nullopt;
+    }
+    if (peek.Int(0) == 0) return std::nullopt;
+  }
+  db::Transaction txn(db, error);
+  if (!txn.ok()) return std::nullopt;
+  db::Statement select(db,
+                       std::string("SELECT ") + kRowColumns +
+                           " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2"
+                           " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT 1",
+                       error);
+  if (!select.ok()) return std::nullopt;
+  select.Bind(1, now);
+  select.Bind(2, due);
+  int rc = select.Step();
+  if (rc == SQLITE_DONE) {
+    (void)txn.Commit(nullptr);
+    return std::nullopt;
+  }
+  if (rc != SQLITE_ROW) {
+    SetError(error, db::Error(db, "outbox claim"));
+    return std::nullopt;
+  }
+  OutboxRow row = ReadRow(select);
+  db::Statement update(db, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+                       error);
+  if (!update.ok()) return std::nullopt;
+  row.lease_owner = options_.owner;
+  row.lease_until = now + options_.lease_ms;
+  update.Bind(1, row.lease_owner);
+  update.Bind(2, row.lease_until);
+  update.Bind(3, row.id);
+  if (!update.Run("outbox lease", error)) return std::nullopt;
+  if (!txn.Commit(error)) return std::nullopt;
+  return row;
+}
+
+int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_after_seconds) {
+  int64_t delay = options_.initial_backoff_ms;
+  for (int64_t i = 1; i < attempts && delay < options_.max_backoff_ms; ++i) delay *= 2;
+  delay = std::min(delay, options_.max_backoff_ms);
+  // Equal jitter: spreads retries of many jobs that failed together, yet never waits less than
+  // half the nominal delay, so the backoff still grows attempt by attempt.
+  const int64_t half = delay / 2;
+  std::uniform_int_distribution<int64_t> jitter(0, delay - half);
+  {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    delay = half + jitter(rng_);
+  }
+  if (retry_after_seconds && *retry_after_seconds > 0) {
+    // Capped before multiplying: a huge Retry-After neither overflows nor outlives the job.
+    const int64_t cap_s = options_.give_up_after_ms / 1000 + 1;
+    const int64_t seconds = std::min<int64_t>(*retry_after_seconds, cap_s);
+    delay = std::max(delay, seconds * 1000);
+  }
+  return delay;
+}
+
+bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::string* error) {
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
+  const int64_t now = options_.now_ms();
+  std::string state = "done";
+  int64_t attempts_add = 0;
+  int64_t next_attempt_at = row.next_attempt_at;
+  std::string last_error;
+  switch (delivery.outcome) {
+    case Outcome::kDone:
+      break;
+    case Outcome::kRetry:
+      attempts_add = 1;
+      if (now - row.created_at >= options_.give_up_after_ms) {
+        state = "failed";
+        last_error = "gave up after " + std::to_string(options_.give_up_after_ms / 3600000) +
+                     " h: " + delivery.description;
+      } else {
+        state = "pending";
+        // Never later than the give-up time: the attempt then is the last one.
+        const int64_t remaining = row.created_at + options_.give_up_after_ms - now;
+        next_attempt_at =
+            now + std::min(Backoff(row.attempts + 1, delivery.retry_after_seconds), remaining);
+        last_error = delivery.description;
+      }
+      break;
+    case Outcome::kFailed:
+      attempts_add = 1;
+      state = "failed";
+      last_error = delivery.description;
+      break;
+  }
+  db::Statement update(db,
+                       "UPDATE outbox SET state = ?1, attempts = attempts + ?2,"
+                       " next_attempt_at = ?3, last_error = ?4, lease_owner = NULL,"
+                       " lease_until = NULL, updated_at = ?5"
+                       " WHERE id = ?6 AND lease_owner = ?7 AND state = 'pending'",
+                       error);
+  if (!update.ok()) return false;
+  update.Bind(1, state);
+  update.Bind(2, attempts_add);
+  update.Bind(3, next_attempt_at);
+  update.Bind(4, last_error);
+  update.Bind(5, now);
+  update.Bind(6, row.id);
+  update.Bind(7, options_.owner);
+  // A single UPDATE is atomic; the busy timeout covers waiting for another writer.
+  if (!update.Run("outbox finish", error)) return false;
+  if (sqlite3_changes(db) != 1) {
+    SetError(error, "outbox job " + std::to_string(row.id) + ": lease lost before recording");
+    return false;
+  }
+  return true;
+}
+
+bool SqliteEventStore::ReleaseLeases(std::string* error) {
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
+  db::Statement update(db,
+                       "UPDATE outbox SET lease_owner = NULL, lease_until = NULL"
+                       " WHERE lease_owner = ?1 AND state = 'pending'",
+                       error);
+  if (!update.ok()) return false;
+  update.Bind(1, options_.owner);
+  return update.Run("outbox release", error);
+}
+
+OutboxCounts SqliteEventStore::Counts(std::string* error) {
+  OutboxCounts counts;
+  Connection conn(this, error);
+  if (!conn) return counts;
+  sqlite3* db = conn.get();
+  const int64_t now = options_.now_ms();
+  // Over the partial indexes: done rows are never read (pending ones are, for created_at;
+  // there are few while delivery works).
+  db::Statement select(db,
+                       "SELECT count(*), min(created_at),"
+                       " (SELECT count(*) FROM outbox WHERE state = 'failed')"
+                       " FROM outbox WHERE state = 'pending'",
+                       error);
+  if (!select.ok()) return counts;
+  if (select.Step() != SQLITE_ROW) {
+    SetError(error, db::Error(db, "outbox counts"));
+    return counts;
+  }
+  counts.pending = select.Int(0);
+  if (!select.IsNull(1)) {
+    counts.oldest_pending_age_ms = std::max<int64_t>(0, now - select.Int(1));
+  }
+  counts.failed = select.Int(2);
+  return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator functions
+
+bool ListJobs(const std::string& path, const std::string& legacy_directory, bool include_done,
+              std::vector<OutboxRow>* rows, std::string* error) {
+  sqlite3* db = OpenMigrated(path, legacy_directory, error);
+  if (db == nullptr) return false;
+  bool ok = false;
+  {
+    std::string sql = std::string("SELECT ") + kRowColumns + " FROM outbox";
+    if (!include_done) sql += " WHERE state IN ('pending', 'failed')";
+    sql += " ORDER BY id";
+    db::Statement select(db, sql, error);
+    if (select.ok()) {
+      int rc;
+      while ((rc = select.Step()) == SQLITE_ROW) rows->push_back(ReadRow(select));
+      ok = rc == SQLITE_DONE;
+      if (!ok) SetError(error, db::Error(db, "outbox list"));
+    }
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
+bool RetryJob(const std::string& path, const std::string& legacy_directory, int64_t id,
+              std::string* error) {
+  sqlite3* db = OpenMigrated(path, legacy_directory, error);
+  if (db == nullptr) return false;
+  bool ok = false;
+  {
+    db::Statement update(db,
+                         "UPDATE outbox SET state = 'pending', next_attempt_at = ?1,"
+                         " lease_owner = NULL, lease_until = NULL, updated_at = ?1"
+                         " WHERE id = ?2 AND state = 'failed'",
+                         error);
+    if (update.ok()) {
+      update.Bind(1, SystemUnixMs());
+      update.Bind(2, id);
+      if (!update.Run("outbox retry", error)) {
+      } else if (sqlite3_changes(db) != 1) {
+        SetError(error, "no failed outbox job with id " + std::to_string(id));
+      } else {
+        ok = true;
+      }
+    }
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
+std::string FormatUtc(int64_t unix_ms) {
+  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
+  struct tm tm;
+  char out[32];
+  if (gmtime_r(&seconds, &tm) == nullptr ||
+      std::strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(unix_ms) + " ms";
+  }
+  return out;
+}
+
+std::string FormatOutboxRow(const OutboxRow& row) {
+  std::string out = std::to_string(row.id) + "\t" + row.state + "\t" + row.key +
+                    "\tattempts=" + std::to_string(row.attempts) +
+                    "\tcreated=" + FormatUtc(row.created_at);
+  if (row.state == "pending") out += "\tnext=" + FormatUtc(row.next_attempt_at);
+  if (row.updated_at != row.created_at) out += "\tupdated=" + FormatUtc(row.updated_at);
+  if (!row.lease_owner.empty()) {
+    out += "\tlease=" + row.lease_owner + " until " + FormatUtc(row.lease_until);
+  }
+  if (!row.last_error.empty()) out += "\terror=" + row.last_error;
+  return out;
+}
+
+}  // namespace frontline

@@ -1,0 +1,187 @@
+// The event state webhooks write, kept in SQLite: today the outbox of Twilio REST jobs (SPEC §6);
+// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements
+// `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit, and the
+// dispatcher's side (claiming due jobs with leases, recording outcomes with backoff, purging),
+// in its own file (--outbox) with its own schema versions; the free functions below list and
+// requeue jobs for the `outbox` command.
+//
+// Jobs are deduplicated by `OutboxKey`; a delivered job's row (state 'done') is kept, so a
+// Twilio retry of the same webhook much later is still a duplicate.
+//
+// Delivery is at least once and, in the normal case, exactly once: a job is claimed with a
+// lease (lease_owner "<host>:<pid>:<random>", lease_until) in a BEGIN IMMEDIATE transaction,
+// so several responder processes on the same file never deliver one job at the same time; the
+// caller calls Twilio outside any transaction and then records the outcome and clears the lease
+// in one UPDATE that applies only while it still owns the lease. A process that dies between
+// claim and record (kill -9) leaves a lease that expires and is taken over by any dispatcher;
+// the add-participant call that may then repeat is harmless (409/50433 is "done").
+//
+// Thread-safety: SqliteEventStore may be used from any number of threads. Claims, outcomes
+// and counts each borrow a connection from a small pool (its mutex guards only the list, never
+// held while SQLite works), so several dispatcher workers run at once; Enqueue has its own
+// synchronous=FULL connection, used by one group-commit leader at a time (see Enqueue). No
+// mutex is held while SQLite waits for a lock or the disk, and nothing holds a connection
+// during a REST call.
+// The free functions open their own connection and are safe from any thread.
+#ifndef FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
+#define FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "events/event_store.h"
+#include "events/outbox.h"
+
+namespace frontline {
+
+struct OutboxOptions {
+  UnixMsClock now_ms;        // null: SystemUnixMs
+  int64_t lease_ms = 30000;  // longer than the REST client's total timeout
+  int64_t initial_backoff_ms = 1000;
+  int64_t max_backoff_ms = 300000;  // 5 min
+  int64_t give_up_after_ms = 24LL * 3600 * 1000;
+  // Done jobs are kept this long (`outbox.retention`), so a Twilio retry within it is still a
+  // duplicate, then PurgeDone deletes them.
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // How long one statement waits for another connection's (or process's) write lock.
+  int busy_timeout_ms = 1000;
+  // How long an Enqueue waits for a group commit to take its job before it gives up with an
+  // error (the handler answers 503 and Twilio retries). With busy_timeout_ms and one commit
+  // this bounds an Enqueue at about 3 s, under nginx's fastcgi_read_timeout (4 s).
+  int enqueue_timeout_ms = 2000;
+  // Tests: called by the group-commit leader with the batch's size before it commits.
+  std::function<void(size_t)> on_batch_start;
+  std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
+  // The directory file whose old `outbox` table (directory/schema.h, migration 2) Open moves
+  // into the store; empty: none.
+  std::string legacy_directory;
+};
+
+class SqliteEventStore : public EventStore {
+ public:
+  // Opens its own connection to the event database at `path` (creating it 0600 and migrating
+  // it when needed; synchronous=FULL, so every commit is fsync'd), then moves any jobs left in
+  // options.legacy_directory's old outbox table into it (see MoveLegacyJobs in the .cpp).
+  // Returns nullptr with `error` set on failure.
+  static std::unique_ptr<SqliteEventStore> Open(const std::string& path, OutboxOptions options,
+                                                std::string* error);
+  ~SqliteEventStore() override;
+  SqliteEventStore(const SqliteEventStore&) = delete;
+  SqliteEventStore& operator=(const SqliteEventStore&) = delete;
+
+  // INSERT OR IGNORE by OutboxKey, committed (fsync'd) before it returns; concurrent calls
+  // share one BEGIN IMMEDIATE transaction and its commit (group commit), so durability does not
+  // cost throughput. Then calls the enqueue listener (the dispatcher's wake-up) when a job was
+  // stored. A duplicate reads the stored job into `*stored` in the same transaction. kError
+  // when the job was not taken into a commit within options.enqueue_timeout_ms, or the commit
+  // failed (the whole batch then fails; nothing of it is stored).
+  using Outbox::Enqueue;
+  EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
+
+  // EventStore (see there). The listener is guarded by a mutex.
+  void SetEnqueueListener(std::function<void()> listener) override;
+  // Claim first reads whether anything is due outside any write transaction, so idle workers
+  // never take the write lock; then selects and leases in one BEGIN IMMEDIATE transaction.
+  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {}) override;
+  // Failed "gave up after 24 h: ..." once the job is older than give_up_after_ms; a retry is
+  // never scheduled past that time (a huge Retry-After included).
+  [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery,
+                            std::string* error) override;
+  [[nodiscard]] bool ReleaseLeases(std::string* error) override;
+
+  // The backoff before attempt number `attempts` + 1 after `attempts` unsuccessful ones:
+  // min(max, initial * 2^(attempts-1)) with equal jitter (half fixed, half random), or the
+  // server's Retry-After when that is longer.
+  int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
+
+  OutboxCounts Counts(std::string* error) override;
+  // Done jobs last updated more than retention_ms ago, in one short DELETE over a partial index.
+  int64_t PurgeDone(int64_t limit, std::string* error) override;
+
+  // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  size_t queued_enqueues();
+  int64_t NowMs() const override { return options_.now_ms(); }
+  const std::string& owner() const { return options_.owner; }
+  const OutboxOptions& options() const { return options_; }
+
+ private:
+  // A pooled connection for one operation, given back at scope exit.
+  class Connection {
+   public:
+    Connection(SqliteEventStore* store, std::string* error)
+        : store_(store), db_(store->Borrow(error)) {}
+    ~Connection() { store_->Return(db_); }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    explicit operator bool() const { return db_ != nullptr; }
+    sqlite3* get() const { return db_; }
+
+   private:
+    SqliteEventStore* store_;
+    sqlite3* db_;
+  };
+
+  // One Enqueue call waiting for its group commit; lives on the caller's stack.
+  struct PendingEnqueue {
+    const OutboxJob* job = nullptr;
+    OutboxJob* stored = nullptr;
+    EnqueueResult result = EnqueueResult::kError;
+    std::string error;
+    bool done = false;  // guarded by batch_mu_; result and error are read after it is set
+  };
+
+  SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
+  // The leader's part: stores every job of `batch` in one transaction and sets each result.
+  void CommitBatch(const std::vector<PendingEnqueue*>& batch);
+  sqlite3* Borrow(std::string* error);
+  void Return(sqlite3* db);
+
+  OutboxOptions options_;
+  const std::string path_;
+  std::mutex batch_mu_;  // guards queue_ and committing_; never held while SQLite works
+  std::condition_variable batch_cv_;
+  std::vector<PendingEnqueue*> queue_;  // Enqueue calls not yet taken by a leader
+  bool committing_ = false;             // a leader is committing; only it uses enqueue_db_
+  sqlite3* enqueue_db_;                 // synchronous=FULL: Enqueue's commits are fsync'd
+  std::atomic<uint64_t> commits_{0};
+  std::mutex pool_mu_;  // guards idle_ only; never held while SQLite works
+  std::vector<sqlite3*> idle_;
+  std::mutex rng_mu_;  // guards rng_
+  std::mt19937_64 rng_;
+  std::mutex listener_mu_;
+  std::function<void()> listener_;
+};
+
+// Operator functions for `frontline-fcgi outbox [list|retry ID]`; each opens (and migrates,
+// moving the jobs of `legacy_directory`'s old table like Open) its own connection to the
+// event database at `path`.
+// Jobs in id order: pending and failed, plus done ones when `include_done`. False with `error`
+// set on a database error.
+[[nodiscard]] bool ListJobs(const std::string& path, const std::string& legacy_directory,
+                            bool include_done, std::vector<OutboxRow>* rows, std::string* error);
+// Requeues failed job `id`: state pending, attempts kept, due now. False with `error` set when
+// there is no failed job `id` or on a database error. Note: a job older than the give-up age
+// gets one more attempt and, should that be retryable, fails again.
+[[nodiscard]] bool RetryJob(const std::string& path, const std::string& legacy_directory,
+                            int64_t id, std::string* error);
+// `unix_ms` as UTC ISO 8601 to the second, e.g. "2026-12-02T05:40:49Z".
+std::string FormatUtc(int64_t unix_ms);
+// A one-line description of `row` for the `outbox list` command, tab-separated: id, state, key,
+// attempts=N, created=<UTC>, next=<UTC> (pending), updated=<UTC> (when it changed),
+// lease=<owner> until <UTC> (while leased), error=<last error> (when there is one).
+std::string FormatOutboxRow(const OutboxRow& row);
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
