@@ -36,11 +36,6 @@ namespace {
 
 // How long a stop waits for in-flight requests: below systemd's and mod_fcgid's kill timers.
 constexpr std::chrono::seconds kStopDeadline{15};
-// Exit status when the stop deadline expired with requests still running.
-constexpr int kExitStopDeadline = 1;
-
-// sysexits.h EX_TEMPFAIL: `outbox deliver` met a database error; the next run tries again.
-constexpr int kExitTempFail = 75;
 
 HandlerConfig MakeHandlerConfig(const Options& options) {
   HandlerConfig config;
@@ -309,8 +304,8 @@ int Import(const Options& options) {
   }
   if (!ok) {
     std::cerr << "frontline-fcgi: import failed, directory unchanged: " << error << "\n";
-    // 74 (sysexits EX_IOERR): the disk or the database failed, the input may be fine.
-    return stats.database_failed ? 74 : kExitDataError;
+    // The disk or the database failed: the input may be fine.
+    return stats.database_failed ? kExitIoError : kExitDataError;
   }
   std::cerr << "imported " << stats.customers << " customers and " << stats.workers
             << " workers into " << options.directory << (options.replace ? " (replaced)" : "")

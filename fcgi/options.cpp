@@ -221,7 +221,8 @@ constexpr const char* kUsage =
     "  outbox [list | retry ID | deliver]  list, requeue or deliver due Twilio REST jobs (cron)\n"
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
-    "Exit codes: 0 ok, 64 usage error, 65 bad import data, 78 configuration error.\n"
+    "Exit codes: 0 ok, 1 stop deadline passed, 64 usage error, 65 bad import data, 74 import\n"
+    "I/O error (disk full), 75 outbox deliver database error, 78 configuration error.\n"
     "Signals while serving: TERM/INT stop after in-flight requests; HUP reopens --log-file.\n";
 
 std::string Trim(std::string s) {

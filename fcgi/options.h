@@ -14,10 +14,13 @@
 
 namespace frontline {
 
-// Exit codes from sysexits.h, as SPEC §9 requires.
+// Exit codes from sysexits.h, as SPEC §9 requires (and 1 for an expired stop deadline).
 constexpr int kExitOk = 0;
+constexpr int kExitStopDeadline = 1;  // serve: requests still running at the stop deadline
 constexpr int kExitUsage = 64;
 constexpr int kExitDataError = 65;  // import: a bad record in an input file
+constexpr int kExitIoError = 74;    // import: the disk or the database failed (EX_IOERR)
+constexpr int kExitTempFail = 75;   // outbox deliver: a database error; retry (EX_TEMPFAIL)
 constexpr int kExitConfig = 78;
 
 // A startup error: one line for stderr and the process exit code (64 or 78).
