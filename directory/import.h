@@ -1,17 +1,19 @@
 // Loading customers and workers into the directory database (`frontline-fcgi import`), and the
-// seed's demo customers (`import --seed-demo`). Each call opens its own connection and uses one
-// helper thread internally (parsing and validation on the calling thread, SQLite writes on the
-// helper); calls may run while responders serve from the same file (they keep seeing the old
-// data until the one import transaction commits). Two imports on one file serialise: the
-// second waits for the first on the busy timeout (5 s), then fails.
+// seed's demo customers (`import --seed-demo`). This file wires the pieces in directory/import/:
+// readers (json_reader, csv_reader, seed_demo) push records (record_sink.h) through validation
+// (validate.h) into a writer per backend (import_writer.h; sqlite_writer.h), which runs on a
+// helper thread (writer_thread.h). Each call opens its own connection; calls may run while
+// responders serve from the same file (they keep seeing the old data until the one import
+// transaction commits). Two imports on one file serialise: the second waits for the first on
+// the busy timeout (5 s), then fails.
 //
-// Speed: into an empty directory (a first import, or --replace) rows are inserted in batches,
-// the list-order indexes are rebuilt by sorting at the end, and the addresses and the search
-// index are sorted in memory (on a helper thread, while SQLite rebuilds the indexes) and then
-// loaded in key order; this keeps the search tokens and addresses in memory (about 100 bytes
-// per customer) and lets SQLite use up to 1 GiB of page cache. JSON files are read into
-// memory whole (their UTF-8 validity is checked once per file). Upserts into a non-empty
-// directory go row by row.
+// TWO PASSES: pass 1 reads and validates every file (duplicates included) without touching
+// the database's write lock; only when everything is valid does pass 2 take the lock, read the
+// files again and write them in one transaction. The files are streamed through a 64 KiB
+// buffer: memory does not grow with the size of a file, only with the number of customers
+// (the duplicate check keeps about 60 bytes plus the customer_id per customer in pass 1; the
+// SQLite bulk load about 100 bytes per customer in pass 2, see sqlite_writer.h). The files
+// must be seekable (regular files).
 //
 // All files of one call are imported in ONE transaction. Any bad record aborts the import with
 // "file:line: reason" (the line where the record starts) and leaves the database unchanged.
@@ -55,19 +57,31 @@
 #define FRONTLINE_DIRECTORY_IMPORT_H_
 
 #include <cstddef>
-#include <cstdio>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "directory/customer.h"
+#include "directory/import/seed_demo.h"  // SeedDemoCustomers
+#include "directory/import/validate.h"   // ValidateCustomer, ValidateWorker
 
 namespace frontline {
 
+// How far an import is, for a progress display (fcgi/progress.h draws the command line's).
+struct ImportProgress {
+  int pass = 1;         // 1: reading and validating (no write lock); 2: writing
+  uint64_t done = 0;    // bytes (records for ImportRecords) done, both passes counted
+  uint64_t total = 0;   // twice the input's size (one per pass)
+  size_t customers = 0;  // customers read so far in this pass
+};
+
 struct ImportOptions {
-  bool replace = false;   // --replace: swap the whole directory atomically
-  bool progress = false;  // progress bar on stderr (about 10 updates/s, newline at the end)
-  std::FILE* progress_stream = nullptr;  // where the bar goes instead of stderr (tests)
+  bool replace = false;  // --replace: swap the whole directory atomically
+  // Called on the importing thread every 1024 records or so (may be empty); never at the end:
+  // the caller knows when the call returns.
+  std::function<void(const ImportProgress&)> progress;
 };
 
 struct ImportStats {
@@ -100,19 +114,8 @@ bool ParseImportData(const std::string& name, std::string_view data,
                      std::vector<Customer>* customers, std::vector<Worker>* workers,
                      std::string* error);
 
-// The seed's two demo customers (reference §12), built from CUSTOMER_PHONE_1, CUSTOMER_PHONE_2
-// and Worker_Identity:
-//   "1" "Customer 1": sms phone1, chat worker; link Facebook https://meta.facebook.com/ "Meta"
-//   "2" "Customer 2": sms phone2;              link Facebook https://meta.facebook.com/ "Facebook"
-// both with avatar https://example.com/image.jpeg, the "Purchase History" details and
-// worker = worker_identity. An empty phone or worker gives a customer without that channel.
-std::vector<Customer> SeedDemoCustomers(const std::string& phone1, const std::string& phone2,
-                                        const std::string& worker_identity);
-
-// Checks one customer against the rules above; false with `reason` (no location) otherwise.
-bool ValidateCustomer(const Customer& customer, std::string* reason);
-// Checks one worker; false with `reason` otherwise.
-bool ValidateWorker(const Worker& worker, std::string* reason);
+// SeedDemoCustomers: directory/import/seed_demo.h. ValidateCustomer, ValidateWorker:
+// directory/import/validate.h.
 
 }  // namespace frontline
 

@@ -17,6 +17,7 @@
 #include "directory/database_files.h"
 #include "directory/export.h"
 #include "directory/import.h"
+#include "fcgi/progress.h"
 #include "db/sqlite.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/connections.h"
@@ -278,7 +279,9 @@ int Import(const Options& options) {
   }
   ImportOptions import_options;
   import_options.replace = options.replace;
-  import_options.progress = isatty(STDERR_FILENO) != 0;
+  ProgressBar bar(stderr);
+  const bool draw = isatty(STDERR_FILENO) != 0;
+  if (draw) import_options.progress = bar.Callback();
   ImportStats stats;
   std::string error;
   if (!EnsureDatabaseFolder(options.directory, &error)) {
@@ -301,6 +304,13 @@ int Import(const Options& options) {
                        {}, import_options, &stats, &error);
   } else {
     ok = ImportFiles(options.directory, options.arguments, import_options, &stats, &error);
+  }
+  if (draw) {
+    if (ok) {
+      bar.Finish(stats.customers);
+    } else {
+      bar.Abort();
+    }
   }
   if (!ok) {
     std::cerr << "frontline-fcgi: import failed, directory unchanged: " << error << "\n";
