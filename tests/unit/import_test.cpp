@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "directory/import/input_stream.h"
 #include "directory/schema.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/progress.h"
@@ -602,6 +603,102 @@ TEST_CASE("import: a large JSON file, its line numbers and duplicate ids") {
   const std::string syntax = dir.Write("syntax.json", json + "{\"customer_id\":\"x\",\n\n}]");
   CHECK_FALSE(ImportFiles(dir.File("g.db"), {syntax}, {}, nullptr, &error));
   CHECK(error.rfind(syntax + ":" + std::to_string(4 + 2 * kCount) + ": JSON syntax error", 0) == 0);
+}
+
+TEST_CASE("import: the input stream carries UTF-8 split across its buffer and counts lines") {
+  const size_t kBuffer = ImportInputStream::kBufferSize;
+  for (size_t shift = 0; shift < 4; ++shift) {
+    // A 4-byte sequence starting 0..3 bytes before the end of the first buffer.
+    std::string data(kBuffer - 1 - shift, 'a');
+    data[10] = '\n';
+    data += "\xF0\x9F\x98\x80\nz";
+    std::FILE* file = fmemopen(data.data(), data.size(), "rb");
+    REQUIRE(file != nullptr);
+    ImportInputStream in(file, true);
+    std::string read;
+    while (!in.AtEnd()) read.push_back(in.Take());
+    CHECK(read == data);
+    CHECK(in.line() == 3);
+    CHECK(in.Tell() == data.size());
+    CHECK_FALSE(in.stopped_at_invalid_utf8());
+    std::fclose(file);
+  }
+  // An invalid byte in the third buffer: the stream ends just before it and knows its line.
+  std::string data(2 * kBuffer + 100, 'b');
+  for (size_t i = 0; i < 2 * kBuffer; i += 1000) data[i] = '\n';  // lines 2..132
+  data += "\n\xC3\x28 more";
+  std::FILE* file = fmemopen(data.data(), data.size(), "rb");
+  REQUIRE(file != nullptr);
+  ImportInputStream in(file, true);
+  size_t bytes = 0;
+  while (!in.AtEnd()) {
+    in.Take();
+    ++bytes;
+  }
+  CHECK(bytes == 2 * kBuffer + 101);
+  CHECK(in.stopped_at_invalid_utf8());
+  CHECK(in.invalid_utf8_line() == 2 * kBuffer / 1000 + 3);
+  std::fclose(file);
+}
+
+TEST_CASE("import: files many times the reader's buffer stream, with late errors on their line") {
+  TempDir dir;
+  std::string json = "[\n";
+  std::string csv = "customer_id,display_name,details_content\n";
+  size_t lines = 1;  // the JSON line the next record starts on
+  constexpr int kCount = 20000;
+  for (int i = 0; i < kCount; ++i) {
+    // Multi-byte characters at every offset, so some straddle the buffer boundaries.
+    const std::string name =
+        "N\xC3\xA9" + std::string(i % 7, 'x') + "\xE2\x82\xAC\xF0\x9F\x98\x80";
+    json += "{\"customer_id\":\"" + std::to_string(i) + "\",\"display_name\":\"" + name + "\"},\n";
+    csv += std::to_string(i) + "," + name + ",\"two\nlines\"\n";
+    ++lines;
+  }
+  REQUIRE(json.size() > 10 * ImportInputStream::kBufferSize);
+  REQUIRE(csv.size() > 8 * ImportInputStream::kBufferSize);
+  std::string error;
+  ImportStats stats;
+  const std::string good_json =
+      dir.Write("good.json", json + "{\"customer_id\":\"end\",\"display_name\":\"E\"}]");
+  const std::string good_csv = dir.Write("good.csv", csv);
+  REQUIRE_MESSAGE(ImportFiles(dir.File("d.db"), {good_json}, {}, &stats, &error), error);
+  CHECK(stats.customers == kCount + 1);
+  REQUIRE_MESSAGE(ImportFiles(dir.File("c.db"), {good_csv}, {}, &stats, &error), error);
+  CHECK(stats.customers == kCount);
+  auto directory = SqliteDirectory::Open(dir.File("d.db"), &error);
+  REQUIRE(directory);
+  CHECK(directory->FindById("12345")->display_name ==
+        "N\xC3\xA9" + std::string(12345 % 7, 'x') + "\xE2\x82\xAC\xF0\x9F\x98\x80");
+  auto from_csv = SqliteDirectory::Open(dir.File("c.db"), &error);
+  REQUIRE(from_csv);
+  CHECK(from_csv->FindById("19999")->details.content == "two\nlines");
+
+  // A bad record at the end reports its own line, far past the first buffer.
+  const std::string late = dir.Write("late.json", json + "{\"customer_id\":\"x\"}]");
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {late}, {}, nullptr, &error));
+  CHECK(error == late + ":" + std::to_string(lines + 1) + ": missing display_name");
+  const std::string late_csv = dir.Write("late.csv", csv + "x,\n");
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {late_csv}, {}, nullptr, &error));
+  CHECK(error == late_csv + ":" + std::to_string(2 * kCount + 2) + ": expected 3 fields, found 2");
+  // A syntax error before invalid UTF-8 in the same buffer is reported as such.
+  const std::string both =
+      dir.Write("both.json", json + "{\"customer_id\":\"x\",,\n\"display_name\":\"\xC3\x28\"}]");
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {both}, {}, nullptr, &error));
+  CHECK(error.rfind(both + ":" + std::to_string(lines + 1) + ": JSON syntax error", 0) == 0);
+  // Invalid UTF-8 after the closing bracket is still refused.
+  const std::string trailing =
+      dir.Write("trailing.json", json + "{\"customer_id\":\"end\",\"display_name\":\"E\"}]\n\xFF");
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {trailing}, {}, nullptr, &error));
+  CHECK(error == trailing + ":" + std::to_string(lines + 2) + ": invalid UTF-8");
+  // Nesting a million levels deep late in a big file is an error, not a stack overflow.
+  const std::string deep = dir.Write("deep.json", json + std::string(1 << 20, '['));
+  CHECK_FALSE(ImportFiles(dir.File("e.db"), {deep}, {}, nullptr, &error));
+  CHECK(error.rfind(deep + ":" + std::to_string(lines + 1) + ": JSON syntax error", 0) == 0);
+  // Nothing of the failed imports was written.
+  auto failed = SqliteDirectory::Open(dir.File("e.db"), &error);
+  REQUIRE(failed);
+  CHECK_FALSE(failed->FindById("0").found());
 }
 
 }  // namespace
