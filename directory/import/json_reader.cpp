@@ -174,6 +174,11 @@ class JsonFileReader {
   bool ParseValue(std::string* error) {
     doc_.SetNull();
     pool_.Clear();
+    // The document's and the reader's stacks are "freed" (a no-op for a pool) at the end of
+    // every parse, and would otherwise take fresh pool memory for each record: about 1.3 KB
+    // per record that was only returned with the reader (1.3 GB for a million customers).
+    // Both stacks are empty and released here, so the pool can start over.
+    stack_pool_.Clear();
     doc_.ParseStream<kFlags>(*in_);
     if (doc_.HasParseError()) {
       return Fail(std::string("JSON syntax error: ") + rapidjson::GetParseError_En(doc_.GetParseError()),
