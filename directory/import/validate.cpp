@@ -39,8 +39,7 @@ bool CheckUtf8(std::string_view value, const char* field, std::string* reason) {
   return false;
 }
 
-}  // namespace
-
+// ValidateCustomer, with the UTF-8 checks only when `check_utf8`.
 bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
   auto utf8 = [check_utf8, reason](const std::string& value, const char* field) {
     return !check_utf8 || CheckUtf8(value, field, reason);
@@ -91,6 +90,8 @@ bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
   return true;
 }
 
+
+}  // namespace
 
 bool ValidateCustomer(const Customer& c, std::string* reason) {
   return CheckCustomer(c, true, reason);

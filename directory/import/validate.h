@@ -21,8 +21,6 @@ namespace frontline {
 bool ValidateCustomer(const Customer& customer, std::string* reason);
 // Checks one worker; false with `reason` otherwise.
 bool ValidateWorker(const Worker& worker, std::string* reason);
-// ValidateCustomer, with the UTF-8 checks only when `check_utf8`.
-bool CheckCustomer(const Customer& customer, bool check_utf8, std::string* reason);
 
 // The customer_ids seen so far with where each was first seen, for the duplicate check: an
 // open-addressing table over one arena of ids, so a million ids cost a few allocations rather
@@ -57,9 +55,6 @@ class ValidatingSink : public RecordSink {
  public:
   ValidatingSink(RecordSink* next, bool utf8_checked, bool find_duplicates)
       : next_(next), utf8_checked_(utf8_checked), find_duplicates_(find_duplicates) {}
-
-  // Whether the reader guarantees UTF-8 (may change between sources).
-  void set_utf8_checked(bool checked) { utf8_checked_ = checked; }
 
   bool AddCustomer(Customer&& customer, const Location& where, std::string* error) override;
   bool AddWorker(Worker&& worker, const Location& where, std::string* error) override;

@@ -25,15 +25,7 @@ class WriterThread : public RecordSink {
  public:
   explicit WriterThread(ImportWriter* writer) : writer_(writer), thread_([this] { Run(); }) {}
 
-  ~WriterThread() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  ~WriterThread() override;
 
   bool AddCustomer(Customer&& customer, const Location&, std::string* error) override {
     if (current_.customers.empty()) current_.customers.reserve(kBatchSize);
@@ -52,18 +44,7 @@ class WriterThread : public RecordSink {
   }
 
   // Waits until everything submitted is written. False with `error` on a writer failure.
-  bool Finish(std::string* error) {
-    if (!Submit(error)) return false;
-    std::unique_lock<std::mutex> lock(mu_);
-    done_ = true;
-    cv_.notify_all();
-    cv_.wait(lock, [this] { return finished_; });
-    if (failed_) {
-      *error = error_;
-      return false;
-    }
-    return true;
-  }
+  bool Finish(std::string* error);
 
  private:
   static constexpr size_t kBatchSize = 512;
@@ -74,55 +55,10 @@ class WriterThread : public RecordSink {
     std::vector<Worker> workers;
   };
 
-  bool Submit(std::string* error) {
-    std::deque<Batch> spent;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return queue_.size() < kMaxQueued || failed_; });
-    // Written batches are freed here, on the thread that allocated them: glibc's allocator is
-    // much slower when memory is freed on another thread.
-    spent.swap(spent_);
-    if (failed_) {
-      *error = error_;
-      return false;
-    }
-    if (!current_.customers.empty() || !current_.workers.empty()) {
-      queue_.push_back(std::move(current_));
-      current_ = Batch();
-      cv_.notify_all();
-    }
-    return true;
-  }
+  // Queues the batch being filled (waiting while the queue is full).
+  bool Submit(std::string* error);
 
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return !queue_.empty() || done_; });
-      if (stop_ || (queue_.empty() && done_)) break;
-      Batch batch = std::move(queue_.front());
-      queue_.pop_front();
-      cv_.notify_all();
-      lock.unlock();
-      std::string error;
-      bool ok = true;
-      for (const Customer& c : batch.customers) {
-        if (!(ok = writer_->AddCustomer(c, &error))) break;
-      }
-      for (size_t i = 0; ok && i < batch.workers.size(); ++i) {
-        ok = writer_->AddWorker(batch.workers[i], &error);
-      }
-      lock.lock();
-      spent_.push_back(std::move(batch));
-      if (!ok) {
-        failed_ = true;
-        error_ = error;
-        queue_.clear();
-        cv_.notify_all();
-        break;
-      }
-    }
-    finished_ = true;
-    cv_.notify_all();
-  }
+  void Run();  // the helper thread
 
   ImportWriter* writer_;
   Batch current_;  // being filled by the parsing thread
