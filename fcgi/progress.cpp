@@ -12,11 +12,13 @@ void ProgressBar::Update(const ImportProgress& progress) {
   const double fraction =
       progress.total == 0 ? 1.0
                           : std::min(1.0, static_cast<double>(progress.done) / progress.total);
-  Print(fraction, progress.customers);
+  // Pass 1 counts the customers checked, pass 2 those written: say which.
+  Print(fraction, progress.customers, progress.pass == 1 ? " checked" : " written");
 }
 
 void ProgressBar::Finish(size_t customers) {
-  Print(1.0, customers);
+  if (printed_) std::fprintf(out_, "\r%*s", static_cast<int>(width_), "");  // blank the last one
+  Print(1.0, customers, "");
   std::fputc('\n', out_);
   std::fflush(out_);
 }
@@ -26,13 +28,15 @@ void ProgressBar::Abort() {
   std::fflush(out_);
 }
 
-void ProgressBar::Print(double fraction, size_t customers) {
+void ProgressBar::Print(double fraction, size_t customers, const char* suffix) {
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(fraction * kWidth);
   char bar[kWidth + 1];
   for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
   bar[kWidth] = '\0';
-  std::fprintf(out_, "\rimport [%s] %5.1f%%  %zu customers", bar, fraction * 100.0, customers);
+  const int n = std::fprintf(out_, "\rimport [%s] %5.1f%%  %zu customers%s", bar, fraction * 100.0,
+                             customers, suffix);
+  if (n > 0) width_ = std::max(width_, static_cast<size_t>(n));
   std::fflush(out_);
 }
 

@@ -1,6 +1,7 @@
 // The progress bar of `frontline-fcgi import` on a terminal: "\rimport [####....]  42.0%  N
-// customers", redrawn in place at most 10 times a second from ImportOptions::progress, and
-// ended with a newline by Finish (success) or Abort (before an error message).
+// customers checked" (pass 1) or "… written" (pass 2), redrawn in place at most 10 times a
+// second from ImportOptions::progress, and ended with a newline by Finish (success, "N
+// customers") or Abort (before an error message).
 // Thread-safety: one thread at a time (the importing thread calls Update).
 #ifndef FRONTLINE_FCGI_PROGRESS_H_
 #define FRONTLINE_FCGI_PROGRESS_H_
@@ -31,10 +32,11 @@ class ProgressBar {
   void Abort();
 
  private:
-  void Print(double fraction, size_t customers);
+  void Print(double fraction, size_t customers, const char* suffix);
 
   std::FILE* out_;
   bool printed_ = false;
+  size_t width_ = 0;  // the longest line drawn, "\r" included
   std::chrono::steady_clock::time_point last_;
 };
 

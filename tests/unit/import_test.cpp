@@ -491,6 +491,7 @@ TEST_CASE("import: progress is drawn while importing and ends with a newline") {
   INFO("progress: ", out);
   // A bar redrawn in place: one update on the way (the first is never throttled), then the end.
   CHECK(out.rfind("\rimport [", 0) == 0);
+  CHECK(out.find(" customers checked\r") != std::string::npos);  // pass 1 is drawn first
   REQUIRE(Count(out, '\r') >= 2);
   const std::string last = out.substr(out.rfind('\r'));
   CHECK(last == "\rimport [##############################] 100.0%  3000 customers\n");
