@@ -282,12 +282,13 @@ class CsvFileReader {
 
 bool ReadCsvFile(const std::string& name, ImportInputStream* in, RecordSink* sink,
                  const ReadProgress& progress, std::string* error) {
-  if (!CsvFileReader(name, in, sink, progress).Read(error)) return false;
+  // A read error ends the stream early: say so rather than what the truncation looks like.
+  const bool ok = CsvFileReader(name, in, sink, progress).Read(error);
   if (in->read_error()) {
     *error = name + ": read error";
     return false;
   }
-  return true;
+  return ok;
 }
 
 }  // namespace frontline

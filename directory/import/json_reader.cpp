@@ -274,12 +274,13 @@ bool ReadJsonFile(const std::string& name, ImportInputStream* in, RecordSink* si
                   const ReadProgress& progress, std::string* error) {
   // The reader holds 80 KiB of pools: on the heap, not the caller's stack.
   auto reader = std::make_unique<JsonFileReader>(name, in, sink, progress);
-  if (!reader->Read(error)) return false;
+  // A read error ends the stream early: say so rather than what the truncation looks like.
+  const bool ok = reader->Read(error);
   if (in->read_error()) {
     *error = name + ": read error";
     return false;
   }
-  return true;
+  return ok;
 }
 
 }  // namespace frontline

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -696,6 +697,13 @@ TEST_CASE("import: files many times the reader's buffer stream, with late errors
   const std::string deep = dir.Write("deep.json", json + std::string(1 << 20, '['));
   CHECK_FALSE(ImportFiles(dir.File("e.db"), {deep}, {}, nullptr, &error));
   CHECK(error.rfind(deep + ":" + std::to_string(lines + 1) + ": JSON syntax error", 0) == 0);
+  // A read error (here: a folder) is one, not a syntax error where the data stopped.
+  for (const char* name : {"folder.json", "folder.csv"}) {
+    const std::string folder = dir.File(name);
+    REQUIRE(::mkdir(folder.c_str(), 0700) == 0);
+    CHECK_FALSE(ImportFiles(dir.File("e.db"), {folder}, {}, nullptr, &error));
+    CHECK(error == folder + ": read error");
+  }
   // Nothing of the failed imports was written.
   auto failed = SqliteDirectory::Open(dir.File("e.db"), &error);
   REQUIRE(failed);
