@@ -12,80 +12,12 @@
 #include <vector>
 
 #include "directory/customer.h"
+#include "directory/customer_json.h"
 #include "directory/schema.h"
 #include "directory/sqlite_util.h"
 
 namespace frontline {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Key(JsonWriter& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void OptionalMember(JsonWriter& w, std::string_view key, std::string_view value) {
-  if (value.empty()) return;
-  Key(w, key);
-  Str(w, value);
-}
-
-void WriteCustomerJson(const Customer& c, rapidjson::StringBuffer* buffer) {
-  JsonWriter w(*buffer);
-  w.StartObject();
-  Key(w, "customer_id");
-  Str(w, c.customer_id);
-  Key(w, "display_name");
-  Str(w, c.display_name);
-  OptionalMember(w, "avatar", c.avatar);
-  OptionalMember(w, "worker", c.worker);
-  if (!c.channels.empty()) {
-    Key(w, "channels");
-    w.StartArray();
-    for (const Channel& ch : c.channels) {
-      w.StartObject();
-      Key(w, "type");
-      Str(w, ch.type);
-      Key(w, "value");
-      Str(w, ch.value);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!c.links.empty()) {
-    Key(w, "links");
-    w.StartArray();
-    for (const Link& link : c.links) {
-      w.StartObject();
-      OptionalMember(w, "type", link.type);
-      Key(w, "value");
-      Str(w, link.value);
-      OptionalMember(w, "display_name", link.display_name);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!c.details.title.empty() || !c.details.content.empty()) {
-    Key(w, "details");
-    w.StartObject();
-    OptionalMember(w, "title", c.details.title);
-    OptionalMember(w, "content", c.details.content);
-    w.EndObject();
-  }
-  w.EndObject();
-}
-
-void WriteWorkerJson(const Worker& worker, rapidjson::StringBuffer* buffer) {
-  JsonWriter w(*buffer);
-  w.StartObject();
-  Key(w, "identity");
-  Str(w, worker.identity);
-  OptionalMember(w, "sms_number", worker.sms_number);
-  OptionalMember(w, "whatsapp_number", worker.whatsapp_number);
-  w.EndObject();
-}
 
 void AppendCsvField(std::string_view field, std::string* line) {
   if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
@@ -192,7 +124,8 @@ bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
   std::string detail;
   while (reader->NextCustomer(&c, &detail)) {
     buffer.Clear();
-    WriteCustomerJson(c, &buffer);
+    JsonWriter w(buffer);
+    WriteCustomerRecord(w, c);
     out << (first ? "\n" : ",\n");
     out.write(buffer.GetString(), static_cast<std::streamsize>(buffer.GetSize()));
     first = false;
@@ -207,7 +140,8 @@ bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
   first = true;
   for (const Worker& w : workers) {
     buffer.Clear();
-    WriteWorkerJson(w, &buffer);
+    JsonWriter writer(buffer);
+    WriteWorkerRecord(writer, w);
     out << (first ? "\n" : ",\n");
     out.write(buffer.GetString(), static_cast<std::streamsize>(buffer.GetSize()));
     first = false;
