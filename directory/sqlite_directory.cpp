@@ -5,8 +5,8 @@
 #include <iterator>
 #include <memory>
 
-#include "directory/address.h"
 #include "db/sqlite.h"
+#include "directory/address.h"
 #include "directory/cursor.h"
 #include "directory/customer_row.h"
 #include "directory/schema.h"
