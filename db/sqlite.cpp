@@ -93,8 +93,35 @@ sqlite3* Open(const std::string& path, const OpenOptions& options, std::string* 
   return db;
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql, std::string* error) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+int BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
+  return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+int BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
+  return sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+}
+
+int BindInt(sqlite3_stmt* stmt, int index, int64_t value) {
+  return sqlite3_bind_int64(stmt, index, value);
+}
+
+std::string ColumnText(sqlite3_stmt* stmt, int index) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
+  if (p == nullptr) return std::string();
+  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
+}
+
+std::string_view ColumnBlob(sqlite3_stmt* stmt, int index) {
+  const void* p = sqlite3_column_blob(stmt, index);
+  if (p == nullptr) return std::string_view();
+  return std::string_view(static_cast<const char*>(p),
+                          static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql, std::string* error, Lifetime lifetime)
+    : db_(db) {
+  const unsigned flags = lifetime == Lifetime::kPersistent ? SQLITE_PREPARE_PERSISTENT : 0;
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &stmt_, nullptr) !=
       SQLITE_OK) {
     if (error != nullptr) *error = Error(db, "prepare");
     sqlite3_finalize(stmt_);
@@ -104,15 +131,58 @@ Statement::Statement(sqlite3* db, std::string_view sql, std::string* error) : db
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-void Statement::Bind(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+  other.stmt_ = nullptr;
 }
 
-void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+sqlite3_stmt* Statement::release() {
+  sqlite3_stmt* stmt = stmt_;
+  stmt_ = nullptr;
+  return stmt;
+}
+
+void Statement::Bind(int index, std::string_view text) { BindText(stmt_, index, text); }
+
+void Statement::Bind(int index, int64_t value) { BindInt(stmt_, index, value); }
+
+void Statement::BindBlob(int index, std::string_view bytes) {
+  db::BindBlob(stmt_, index, bytes);
+}
 
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
+void Statement::BindNamed(const char* name, std::string_view text) {
+  const int index = sqlite3_bind_parameter_index(stmt_, name);
+  if (index > 0) Bind(index, text);
+}
+
+void Statement::BindNamed(const char* name, int64_t value) {
+  const int index = sqlite3_bind_parameter_index(stmt_, name);
+  if (index > 0) Bind(index, value);
+}
+
 int Statement::Step() { return sqlite3_step(stmt_); }
+
+StepResult Statement::Next() {
+  switch (Step()) {
+    case SQLITE_ROW:
+      return StepResult::kRow;
+    case SQLITE_DONE:
+      return StepResult::kDone;
+    default:
+      return StepResult::kError;
+  }
+}
 
 bool Statement::Run(std::string_view what, std::string* error) {
   if (Step() == SQLITE_DONE) return true;
@@ -125,11 +195,9 @@ void Statement::Reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::string Statement::Text(int column) const {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-  if (p == nullptr) return std::string();
-  return std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
-}
+std::string Statement::Text(int column) const { return ColumnText(stmt_, column); }
+
+std::string_view Statement::Blob(int column) const { return ColumnBlob(stmt_, column); }
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
@@ -137,9 +205,9 @@ bool Statement::IsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-Transaction::Transaction(sqlite3* db, std::string* error) : db_(db) {
+Transaction::Transaction(sqlite3* db, std::string* error, Mode mode) : db_(db) {
   std::string detail;
-  active_ = Exec(db_, "BEGIN IMMEDIATE", &detail);
+  active_ = Exec(db_, mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN", &detail);
   if (!active_ && error != nullptr) *error = "begin: " + detail;
 }
 
@@ -157,13 +225,21 @@ bool Transaction::Commit(std::string* error) {
   return true;
 }
 
+bool Transaction::Rollback(std::string* error) {
+  if (!active_) return true;
+  active_ = false;
+  std::string detail;
+  if (!Exec(db_, "ROLLBACK", &detail)) {
+    if (error != nullptr) *error = "rollback: " + detail;
+    return false;
+  }
+  return true;
+}
+
 int UserVersion(sqlite3* db) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) return -1;
-  int version = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) version = sqlite3_column_int(stmt, 0);
-  sqlite3_finalize(stmt);
-  return version;
+  Statement stmt(db, "PRAGMA user_version", nullptr);
+  if (!stmt.ok() || stmt.Next() != StepResult::kRow) return -1;
+  return static_cast<int>(stmt.Int(0));
 }
 
 }  // namespace db

@@ -8,84 +8,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <vector>
 
+#include "db/sqlite.h"
 #include "directory/customer.h"
+#include "directory/customer_json.h"
+#include "directory/customer_row.h"
 #include "directory/schema.h"
-#include "directory/sqlite_util.h"
 
 namespace frontline {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Key(JsonWriter& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void OptionalMember(JsonWriter& w, std::string_view key, std::string_view value) {
-  if (value.empty()) return;
-  Key(w, key);
-  Str(w, value);
-}
-
-void WriteCustomerJson(const Customer& c, rapidjson::StringBuffer* buffer) {
-  JsonWriter w(*buffer);
-  w.StartObject();
-  Key(w, "customer_id");
-  Str(w, c.customer_id);
-  Key(w, "display_name");
-  Str(w, c.display_name);
-  OptionalMember(w, "avatar", c.avatar);
-  OptionalMember(w, "worker", c.worker);
-  if (!c.channels.empty()) {
-    Key(w, "channels");
-    w.StartArray();
-    for (const Channel& ch : c.channels) {
-      w.StartObject();
-      Key(w, "type");
-      Str(w, ch.type);
-      Key(w, "value");
-      Str(w, ch.value);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!c.links.empty()) {
-    Key(w, "links");
-    w.StartArray();
-    for (const Link& link : c.links) {
-      w.StartObject();
-      OptionalMember(w, "type", link.type);
-      Key(w, "value");
-      Str(w, link.value);
-      OptionalMember(w, "display_name", link.display_name);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!c.details.title.empty() || !c.details.content.empty()) {
-    Key(w, "details");
-    w.StartObject();
-    OptionalMember(w, "title", c.details.title);
-    OptionalMember(w, "content", c.details.content);
-    w.EndObject();
-  }
-  w.EndObject();
-}
-
-void WriteWorkerJson(const Worker& worker, rapidjson::StringBuffer* buffer) {
-  JsonWriter w(*buffer);
-  w.StartObject();
-  Key(w, "identity");
-  Str(w, worker.identity);
-  OptionalMember(w, "sms_number", worker.sms_number);
-  OptionalMember(w, "whatsapp_number", worker.whatsapp_number);
-  w.EndObject();
-}
 
 void AppendCsvField(std::string_view field, std::string* line) {
   if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
@@ -114,11 +48,11 @@ void AppendCsvRow(std::initializer_list<std::string_view> fields, std::string* o
 class Reader {
  public:
   ~Reader() {
-    for (sqlite3_stmt* s : {customers_, workers_}) sqlite3_finalize(s);
-    if (db_ != nullptr) {
-      if (in_transaction_) ExecSql(db_, "ROLLBACK", nullptr);
-      sqlite3_close_v2(db_);
-    }
+    // Statements and the transaction end before the connection closes.
+    customers_ = db::Statement();
+    workers_ = db::Statement();
+    transaction_.reset();
+    sqlite3_close_v2(db_);
   }
 
   bool Open(const std::string& path, std::string* error) {
@@ -128,50 +62,43 @@ class Reader {
     }
     db_ = OpenConnection(path, error);
     if (db_ == nullptr || !Migrate(db_, error)) return false;
-    if (!ExecSql(db_, "BEGIN", error)) return false;
-    in_transaction_ = true;
-    customers_ = PreparePersistent(
-        db_,
-        "SELECT customer_id, display_name, avatar, details_title, details_content, worker,"
-        " channels, links FROM customers ORDER BY customer_id",
+    transaction_ = std::make_unique<db::Transaction>(db_, error, db::Transaction::Mode::kDeferred);
+    if (!transaction_->ok()) return false;
+    customers_ = db::Statement(
+        db_, "SELECT " FRONTLINE_CUSTOMER_COLUMNS " FROM customers c ORDER BY c.customer_id",
         error);
-    workers_ = PreparePersistent(
+    if (!customers_.ok()) return false;
+    workers_ = db::Statement(
         db_, "SELECT identity, sms_number, whatsapp_number FROM workers ORDER BY identity", error);
-    // A read of the snapshot now, so the whole export sees one version of the data.
-    return customers_ != nullptr && workers_ != nullptr;
+    return workers_.ok();
   }
 
   // The next customer; false at the end or on error (then `error` is set).
   bool NextCustomer(Customer* c, std::string* error) {
-    int rc = sqlite3_step(customers_);
-    if (rc != SQLITE_ROW) {
-      if (rc != SQLITE_DONE) *error = SqliteError(db_, "export customers");
-      return false;
+    switch (customers_.Next()) {
+      case db::StepResult::kDone:
+        return false;
+      case db::StepResult::kError:
+        *error = db::Error(db_, "export customers");
+        return false;
+      case db::StepResult::kRow:
+        break;
     }
-    *c = Customer();
-    c->customer_id = ColumnText(customers_, 0);
-    c->display_name = ColumnText(customers_, 1);
-    c->avatar = ColumnText(customers_, 2);
-    c->details.title = ColumnText(customers_, 3);
-    c->details.content = ColumnText(customers_, 4);
-    c->worker = ColumnText(customers_, 5);
-    if (!DecodeChannelsBlob(ColumnBlob(customers_, 6), &c->channels) ||
-        !DecodeLinksBlob(ColumnBlob(customers_, 7), &c->links)) {
-      *error =
-          "export customers: malformed channels or links of customer \"" + c->customer_id + "\"";
+    std::string detail;
+    if (!ReadCustomerRow(customers_, c, &detail)) {
+      *error = "export customers: " + detail;
       return false;
     }
     return true;
   }
 
   bool Workers(std::vector<Worker>* workers, std::string* error) {
-    int rc;
-    while ((rc = sqlite3_step(workers_)) == SQLITE_ROW) {
-      workers->push_back(
-          {ColumnText(workers_, 0), ColumnText(workers_, 1), ColumnText(workers_, 2)});
+    db::StepResult step;
+    while ((step = workers_.Next()) == db::StepResult::kRow) {
+      workers->push_back({workers_.Text(0), workers_.Text(1), workers_.Text(2)});
     }
-    if (rc != SQLITE_DONE) {
-      *error = SqliteError(db_, "export workers");
+    if (step != db::StepResult::kDone) {
+      *error = db::Error(db_, "export workers");
       return false;
     }
     return true;
@@ -179,9 +106,9 @@ class Reader {
 
  private:
   sqlite3* db_ = nullptr;
-  bool in_transaction_ = false;
-  sqlite3_stmt* customers_ = nullptr;
-  sqlite3_stmt* workers_ = nullptr;
+  std::unique_ptr<db::Transaction> transaction_;
+  db::Statement customers_;
+  db::Statement workers_;
 };
 
 bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
@@ -192,7 +119,8 @@ bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
   std::string detail;
   while (reader->NextCustomer(&c, &detail)) {
     buffer.Clear();
-    WriteCustomerJson(c, &buffer);
+    JsonWriter w(buffer);
+    WriteCustomerRecord(w, c);
     out << (first ? "\n" : ",\n");
     out.write(buffer.GetString(), static_cast<std::streamsize>(buffer.GetSize()));
     first = false;
@@ -207,7 +135,8 @@ bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
   first = true;
   for (const Worker& w : workers) {
     buffer.Clear();
-    WriteWorkerJson(w, &buffer);
+    JsonWriter writer(buffer);
+    WriteWorkerRecord(writer, w);
     out << (first ? "\n" : ",\n");
     out.write(buffer.GetString(), static_cast<std::streamsize>(buffer.GetSize()));
     first = false;

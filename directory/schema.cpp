@@ -5,7 +5,6 @@
 
 #include "db/sqlite.h"
 #include "directory/search.h"
-#include "directory/sqlite_util.h"
 
 namespace frontline {
 namespace {
@@ -180,7 +179,7 @@ sqlite3* OpenConnection(const std::string& path, std::string* error, bool create
                                SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
-    if (error != nullptr) *error = SqliteError(db, "open " + path);
+    if (error != nullptr) *error = db::Error(db, "open " + path);
     sqlite3_close(db);
     return nullptr;
   }
@@ -203,7 +202,7 @@ sqlite3* OpenConnection(const std::string& path, std::string* error, bool create
       "PRAGMA mmap_size=0;"
       "PRAGMA cache_size=-16384;";
   std::string detail;
-  if (!ExecSql(db, kPragmas, &detail) ||
+  if (!db::Exec(db, kPragmas, &detail) ||
       sqlite3_create_function_v2(db, "fl_match_all", 2,
                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                                  MatchAllFunction, nullptr, nullptr, nullptr) != SQLITE_OK) {
@@ -215,26 +214,18 @@ sqlite3* OpenConnection(const std::string& path, std::string* error, bool create
   return db;
 }
 
-int SchemaVersion(sqlite3* db) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) != SQLITE_OK) return -1;
-  int version = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) version = sqlite3_column_int(stmt, 0);
-  sqlite3_finalize(stmt);
-  return version;
-}
-
 bool Migrate(sqlite3* db, std::string* error) {
   const int latest = LatestSchemaVersion();
-  int version = SchemaVersion(db);
+  int version = db::UserVersion(db);
   if (version == latest) return true;  // the common case: no write lock needed
-  std::string detail;
-  if (!ExecSql(db, "BEGIN IMMEDIATE", &detail)) {
-    if (error != nullptr) *error = "migrate: " + detail;
+  db::Transaction transaction(db, nullptr);
+  if (!transaction.ok()) {
+    if (error != nullptr) *error = std::string("migrate: ") + sqlite3_errmsg(db);
     return false;
   }
   // Another process may have migrated while we waited for the lock.
-  version = SchemaVersion(db);
+  version = db::UserVersion(db);
+  std::string detail;
   bool ok = version >= 0;
   if (!ok) {
     detail = sqlite3_errmsg(db);
@@ -244,20 +235,20 @@ bool Migrate(sqlite3* db, std::string* error) {
              " is newer than this build supports (" + std::to_string(latest) + ")";
   }
   for (int v = version; ok && v < latest; ++v) {
-    if (!ExecSql(db, kMigrations[v].sql, &detail)) {
+    if (!db::Exec(db, kMigrations[v].sql, &detail)) {
       ok = false;
       detail = std::string(kMigrations[v].description) + ": " + detail;
     }
   }
   if (ok && version < latest) {
     std::string set_version = "PRAGMA user_version=" + std::to_string(latest);
-    ok = ExecSql(db, set_version.c_str(), &detail);
+    ok = db::Exec(db, set_version.c_str(), &detail);
   }
-  if (ok) ok = ExecSql(db, "COMMIT", &detail);
-  if (!ok) {
-    ExecSql(db, "ROLLBACK", nullptr);
-    if (error != nullptr) *error = "migrate: " + detail;
+  if (ok && !transaction.Commit(nullptr)) {
+    ok = false;
+    detail = sqlite3_errmsg(db);
   }
+  if (!ok && error != nullptr) *error = "migrate: " + detail;  // the transaction rolls back
   return ok;
 }
 

@@ -47,6 +47,7 @@
 #include <string_view>
 #include <vector>
 
+#include "db/sqlite.h"
 #include "directory/customer.h"
 
 namespace frontline {
@@ -83,8 +84,8 @@ void AppendLinksBlob(const std::vector<Link>& links, std::string* out);
 bool DecodeChannelsBlob(std::string_view blob, std::vector<Channel>* channels);
 bool DecodeLinksBlob(std::string_view blob, std::vector<Link>* links);
 
-// The database's user_version, or -1 on error.
-int SchemaVersion(sqlite3* db);
+// The database's user_version, or -1 on error (db::UserVersion).
+inline int SchemaVersion(sqlite3* db) { return db::UserVersion(db); }
 
 }  // namespace frontline
 

@@ -5,11 +5,12 @@
 #include <iterator>
 #include <memory>
 
+#include "db/sqlite.h"
 #include "directory/address.h"
 #include "directory/cursor.h"
+#include "directory/customer_row.h"
 #include "directory/schema.h"
 #include "directory/search.h"
-#include "directory/sqlite_util.h"
 #include "directory/text.h"
 
 namespace frontline {
@@ -34,9 +35,7 @@ enum StatementId {
   kStatementCount,
 };
 
-#define FL_CUSTOMER_COLUMNS                                                                \
-  "c.customer_id, c.display_name, c.avatar, c.details_title, c.details_content, c.worker," \
-  " c.channels, c.links"
+#define FL_CUSTOMER_COLUMNS FRONTLINE_CUSTOMER_COLUMNS
 #define FL_SUMMARY_COLUMNS "c.customer_id, c.display_name, c.avatar, c.sort_key"
 #define FL_AFTER_CURSOR " (c.sort_key, c.customer_id) > (:k, :i) "
 #define FL_ORDER " ORDER BY c.sort_key, c.customer_id LIMIT :n"
@@ -97,16 +96,6 @@ constexpr const char* kStatementSql[kStatementCount] = {
 #undef FL_AFTER_CURSOR
 #undef FL_ORDER
 
-// Binds `value` to the named parameter when the statement has it.
-void BindNamed(sqlite3_stmt* stmt, const char* name, std::string_view value) {
-  int index = sqlite3_bind_parameter_index(stmt, name);
-  if (index > 0) BindText(stmt, index, value);
-}
-void BindNamed(sqlite3_stmt* stmt, const char* name, int64_t value) {
-  int index = sqlite3_bind_parameter_index(stmt, name);
-  if (index > 0) BindInt(stmt, index, value);
-}
-
 // The first 100 bytes of a SQLite file: the magic string, page size, change counter, ...
 constexpr int kHeaderSize = 100;
 constexpr char kSqliteMagic[] = "SQLite format 3";  // with its NUL: 16 bytes
@@ -118,29 +107,30 @@ enum class FileState { kSame, kChanged, kNotADatabase };
 
 struct SqliteDirectory::Connection {
   sqlite3* db = nullptr;
-  sqlite3_stmt* statements[kStatementCount] = {};
+  db::Statement statements[kStatementCount];
   char header[kHeaderSize] = {};  // the file's header as last seen
 
   ~Connection() {
-    for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
+    for (db::Statement& statement : statements) statement = db::Statement();
     sqlite3_close_v2(db);
   }
 
   // The cached statement, prepared on first use; nullptr with `error` set on failure.
-  sqlite3_stmt* Get(StatementId id, std::string* error) {
-    if (statements[id] == nullptr) statements[id] = PreparePersistent(db, kStatementSql[id], error);
-    return statements[id];
+  db::Statement* Get(StatementId id, std::string* error) {
+    if (!statements[id].ok()) {
+      statements[id] =
+          db::Statement(db, kStatementSql[id], error, db::Statement::Lifetime::kPersistent);
+      if (!statements[id].ok()) return nullptr;
+    }
+    return &statements[id];
   }
 
+  // BEGIN, COMMIT and ROLLBACK are cached statements too: the hot lookups run one of each.
   bool Run(StatementId id, std::string* error) {
-    sqlite3_stmt* stmt = Get(id, error);
+    db::Statement* stmt = Get(id, error);
     if (stmt == nullptr) return false;
-    StatementReset reset(stmt);
-    if (sqlite3_step(stmt) != SQLITE_DONE) {
-      *error = SqliteError(db, kStatementSql[id]);
-      return false;
-    }
-    return true;
+    db::ResetOnExit reset(*stmt);
+    return stmt->Run(kStatementSql[id], error);
   }
 
   // Reads the database file's header through SQLite's own file handle (opening a second
@@ -280,24 +270,21 @@ std::string SqliteDirectory::last_error() const {
   return last_error_;
 }
 
-Lookup<Customer> SqliteDirectory::LoadCustomer(Connection* c, sqlite3_stmt* stmt, bool* db_failed) {
-  int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) return Lookup<Customer>::Absent();
-  if (rc != SQLITE_ROW) {
-    *db_failed = true;
-    return Lookup<Customer>::Unavailable(SqliteError(c->db, "find customer"));
+Lookup<Customer> SqliteDirectory::LoadCustomer(Connection* c, db::Statement& stmt,
+                                               bool* db_failed) {
+  switch (stmt.Next()) {
+    case db::StepResult::kDone:
+      return Lookup<Customer>::Absent();
+    case db::StepResult::kError:
+      *db_failed = true;
+      return Lookup<Customer>::Unavailable(db::Error(c->db, "find customer"));
+    case db::StepResult::kRow:
+      break;
   }
   Customer customer;
-  customer.customer_id = ColumnText(stmt, 0);
-  customer.display_name = ColumnText(stmt, 1);
-  customer.avatar = ColumnText(stmt, 2);
-  customer.details.title = ColumnText(stmt, 3);
-  customer.details.content = ColumnText(stmt, 4);
-  customer.worker = ColumnText(stmt, 5);
-  if (!DecodeChannelsBlob(ColumnBlob(stmt, 6), &customer.channels) ||
-      !DecodeLinksBlob(ColumnBlob(stmt, 7), &customer.links)) {
-    return Lookup<Customer>::Unavailable(
-        "find customer: malformed channels or links of customer \"" + customer.customer_id + "\"");
+  std::string error;
+  if (!ReadCustomerRow(stmt, &customer, &error)) {
+    return Lookup<Customer>::Unavailable("find customer: " + error);
   }
   return Lookup<Customer>::Found(std::move(customer));
 }
@@ -315,10 +302,10 @@ Lookup<Customer> SqliteDirectory::FindOne(int statement, std::string_view key) {
   if (!c->Run(kBegin, &error)) {
     db_failed = true;
   } else {
-    if (sqlite3_stmt* stmt = c->Get(static_cast<StatementId>(statement), &error)) {
-      StatementReset reset(stmt);
-      BindText(stmt, 1, key);
-      result = LoadCustomer(c, stmt, &db_failed);
+    if (db::Statement* stmt = c->Get(static_cast<StatementId>(statement), &error)) {
+      db::ResetOnExit reset(*stmt);
+      stmt->Bind(1, key);
+      result = LoadCustomer(c, *stmt, &db_failed);
     } else {
       db_failed = true;
     }
@@ -370,21 +357,21 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
     }
     after = std::move(*decoded);
   } else if (!request.anchor.empty()) {
-    sqlite3_stmt* stmt = c->Get(kSortKeyOf, &error);
+    db::Statement* stmt = c->Get(kSortKeyOf, &error);
     if (stmt == nullptr) return unavailable(error);
-    int rc;
+    db::StepResult step;
     {
-      StatementReset reset(stmt);
-      BindText(stmt, 1, request.anchor);
-      rc = sqlite3_step(stmt);
-      if (rc == SQLITE_ROW) after.sort_key = ColumnText(stmt, 0);
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "find anchor");
+      db::ResetOnExit reset(*stmt);
+      stmt->Bind(1, request.anchor);
+      step = stmt->Next();
+      if (step == db::StepResult::kRow) after.sort_key = stmt->Text(0);
+      if (step == db::StepResult::kError) error = db::Error(c->db, "find anchor");
     }
-    if (rc == SQLITE_DONE) {
+    if (step == db::StepResult::kDone) {
       result.status = ListResult::Status::kBadAnchor;
       return result;
     }
-    if (rc != SQLITE_ROW) return unavailable(error);
+    if (step == db::StepResult::kError) return unavailable(error);
     after.customer_id = request.anchor;
   }
 
@@ -407,60 +394,61 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
   } else {
     id = request.all_workers ? kWalkAll : kWalkWorker;
   }
-  sqlite3_stmt* stmt = c->Get(id, &error);
+  db::Statement* stmt = c->Get(id, &error);
   if (stmt == nullptr) return unavailable(error);
   const size_t page_size = std::clamp<size_t>(request.page_size, 1, 1000);
-  int rc;
+  db::StepResult step;
   {
-    StatementReset reset(stmt);
-    BindNamed(stmt, ":w", request.worker);
-    BindNamed(stmt, ":k", after.sort_key);
-    BindNamed(stmt, ":i", after.customer_id);
-    BindNamed(stmt, ":t", JoinTerms(filter_terms));
-    BindNamed(stmt, ":n", static_cast<int64_t>(page_size + 1));  // one more: is there a next page?
+    db::ResetOnExit reset(*stmt);
+    stmt->BindNamed(":w", request.worker);
+    stmt->BindNamed(":k", after.sort_key);
+    stmt->BindNamed(":i", after.customer_id);
+    stmt->BindNamed(":t", JoinTerms(filter_terms));
+    // One more row than the page: is there a next page?
+    stmt->BindNamed(":n", static_cast<int64_t>(page_size + 1));
     if (indexed) {
-      BindNamed(stmt, ":lo", *longest);
-      BindNamed(stmt, ":hi", PrefixUpperBound(*longest));
+      stmt->BindNamed(":lo", *longest);
+      stmt->BindNamed(":hi", PrefixUpperBound(*longest));
       // Numbers also match at their end: a second range over the reversed digits (else empty).
       std::string reversed = IsDigits(*longest) ? ReversedDigitsToken(*longest) : std::string();
-      BindNamed(stmt, ":rlo", reversed);
-      BindNamed(stmt, ":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
+      stmt->BindNamed(":rlo", reversed);
+      stmt->BindNamed(":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
     }
     std::string last_sort_key;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = stmt->Next()) == db::StepResult::kRow) {
       if (result.customers.size() == page_size) {
         result.next_page_token = EncodeCursor({last_sort_key, result.customers.back().customer_id});
         break;
       }
-      result.customers.push_back({ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)});
-      last_sort_key = ColumnText(stmt, 3);
+      result.customers.push_back({stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+      last_sort_key = stmt->Text(3);
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "list customers");
+    if (step == db::StepResult::kError) error = db::Error(c->db, "list customers");
   }
   // The statements are reset before Fail closes the connection they belong to.
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return unavailable(error);
+  if (step == db::StepResult::kError) return unavailable(error);
   return result;
 }
 
 Lookup<Worker> SqliteDirectory::FindWorker(std::string_view identity) {
   std::string error;
   Connection* c = ThisThread(&error);
-  sqlite3_stmt* stmt = c != nullptr ? c->Get(kFindWorker, &error) : nullptr;
+  db::Statement* stmt = c != nullptr ? c->Get(kFindWorker, &error) : nullptr;
   if (stmt == nullptr) {
     Fail(error);
     return Lookup<Worker>::Unavailable(error);
   }
-  int rc;
+  db::StepResult step;
   Worker worker;
   {
-    StatementReset reset(stmt);
-    BindText(stmt, 1, identity);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) worker = {ColumnText(stmt, 0), ColumnText(stmt, 1), ColumnText(stmt, 2)};
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = SqliteError(c->db, "find worker");
+    db::ResetOnExit reset(*stmt);
+    stmt->Bind(1, identity);
+    step = stmt->Next();
+    if (step == db::StepResult::kRow) worker = {stmt->Text(0), stmt->Text(1), stmt->Text(2)};
+    if (step == db::StepResult::kError) error = db::Error(c->db, "find worker");
   }
-  if (rc == SQLITE_ROW) return Lookup<Worker>::Found(std::move(worker));
-  if (rc == SQLITE_DONE) return Lookup<Worker>::Absent();
+  if (step == db::StepResult::kRow) return Lookup<Worker>::Found(std::move(worker));
+  if (step == db::StepResult::kDone) return Lookup<Worker>::Absent();
   Fail(error);
   return Lookup<Worker>::Unavailable(error);
 }
@@ -470,18 +458,18 @@ Lookup<std::vector<std::string>> SqliteDirectory::WorkersWithCustomers() {
   std::vector<std::string> workers;
   std::string error;
   Connection* c = ThisThread(&error);
-  sqlite3_stmt* stmt = c != nullptr ? c->Get(kWorkersWithCustomers, &error) : nullptr;
+  db::Statement* stmt = c != nullptr ? c->Get(kWorkersWithCustomers, &error) : nullptr;
   if (stmt == nullptr) {
     Fail(error);
     return Result::Unavailable(error);
   }
-  int rc;
+  db::StepResult step;
   {
-    StatementReset reset(stmt);
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) workers.push_back(ColumnText(stmt, 0));
-    if (rc != SQLITE_DONE) error = SqliteError(c->db, "workers with customers");
+    db::ResetOnExit reset(*stmt);
+    while ((step = stmt->Next()) == db::StepResult::kRow) workers.push_back(stmt->Text(0));
+    if (step != db::StepResult::kDone) error = db::Error(c->db, "workers with customers");
   }
-  if (rc != SQLITE_DONE) {
+  if (step != db::StepResult::kDone) {
     Fail(error);
     return Result::Unavailable(error);
   }
@@ -491,13 +479,13 @@ Lookup<std::vector<std::string>> SqliteDirectory::WorkersWithCustomers() {
 bool SqliteDirectory::Ping(std::string* error) {
   std::string detail;
   Connection* c = ThisThread(&detail);
-  sqlite3_stmt* stmt = c != nullptr ? c->Get(kPing, &detail) : nullptr;
+  db::Statement* stmt = c != nullptr ? c->Get(kPing, &detail) : nullptr;
   if (stmt != nullptr) {
     bool ok;
     {
-      StatementReset reset(stmt);
-      ok = sqlite3_step(stmt) == SQLITE_ROW;
-      if (!ok) detail = SqliteError(c->db, "ping");
+      db::ResetOnExit reset(*stmt);
+      ok = stmt->Next() == db::StepResult::kRow;
+      if (!ok) detail = db::Error(c->db, "ping");
     }
     if (ok) return true;
   }

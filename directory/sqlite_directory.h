@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "db/sqlite.h"
 #include "directory/directory.h"
 
 namespace frontline {
@@ -92,7 +93,7 @@ class SqliteDirectory : public Directory {
   void Fail(const std::string& error);
   // The customer of the stepped statement's row, absent when there is no row; unavailable
   // with `*db_failed` set on a database error, without it for a row that cannot be decoded.
-  Lookup<Customer> LoadCustomer(Connection* c, sqlite3_stmt* stmt, bool* db_failed);
+  Lookup<Customer> LoadCustomer(Connection* c, db::Statement& stmt, bool* db_failed);
   // The customer the prepared `statement` (a StatementId) finds for `key`, read in one
   // snapshot.
   Lookup<Customer> FindOne(int statement, std::string_view key);

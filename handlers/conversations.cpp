@@ -3,6 +3,7 @@
 // reject it on anything but 200, so every event we do not handle is answered 200 {}.
 #include <string>
 
+#include "directory/customer_json.h"
 #include "directory/directory.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
@@ -80,13 +81,7 @@ Response OnParticipantAdded(const Request& request, Services& services) {
 
   rapidjson::StringBuffer attributes;
   JsonWriter a(attributes);
-  a.StartObject();
-  WriteKey(a, "customer_id");
-  WriteString(a, customer->customer_id);
-  WriteKey(a, "display_name");
-  WriteString(a, customer->display_name);
-  WriteOptionalMember(a, "avatar", customer->avatar);
-  a.EndObject();
+  WriteCustomerSummary(a, *customer);  // what the app needs to open Customer Details
 
   OutboxJob job;
   job.action = JobAction::kSetParticipantAttributes;

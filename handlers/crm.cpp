@@ -2,6 +2,7 @@
 #include <string>
 #include <string_view>
 
+#include "directory/customer_json.h"
 #include "directory/directory.h"
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
@@ -73,15 +74,7 @@ Response CustomersList(const Request& request, Directory& directory, Services& s
   w.StartObject();
   WriteKey(w, "customers");
   w.StartArray();  // always an array, even when empty: the app does not accept null
-  for (const CustomerSummary& c : result.customers) {
-    w.StartObject();
-    WriteKey(w, "customer_id");
-    WriteString(w, c.customer_id);
-    WriteKey(w, "display_name");
-    WriteString(w, c.display_name);
-    WriteOptionalMember(w, "avatar", c.avatar);
-    w.EndObject();
-  }
+  for (const CustomerSummary& c : result.customers) WriteCustomerSummary(w, c);
   w.EndArray();
   // Present only when another page exists: its absence is how the app knows it reached the end.
   WriteOptionalMember(w, "next_page_token", result.next_page_token);
@@ -109,52 +102,7 @@ Response CustomerDetails(const Request& request, Directory& directory, Services&
   WriteKey(w, "objects");
   w.StartObject();
   WriteKey(w, "customer");
-  w.StartObject();
-  WriteKey(w, "customer_id");
-  WriteString(w, customer->customer_id);
-  WriteKey(w, "display_name");
-  WriteString(w, customer->display_name);
-  WriteOptionalMember(w, "avatar", customer->avatar);
-  // Optional members are left out when empty rather than sent as [] or {}, as in Twilio's DTO
-  // examples, so the details screen shows no empty sections.
-  if (!customer->channels.empty()) {
-    WriteKey(w, "channels");
-    w.StartArray();
-    for (const Channel& channel : customer->channels) {
-      w.StartObject();
-      WriteKey(w, "type");
-      WriteString(w, channel.type);
-      WriteKey(w, "value");
-      WriteString(w, channel.value);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!customer->links.empty()) {
-    WriteKey(w, "links");
-    w.StartArray();
-    for (const Link& link : customer->links) {
-      w.StartObject();
-      WriteKey(w, "type");
-      WriteString(w, link.type);
-      WriteKey(w, "value");
-      WriteString(w, link.value);
-      WriteKey(w, "display_name");
-      WriteString(w, link.display_name);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
-  if (!customer->details.title.empty() || !customer->details.content.empty()) {
-    WriteKey(w, "details");
-    w.StartObject();
-    WriteKey(w, "title");
-    WriteString(w, customer->details.title);
-    WriteKey(w, "content");
-    WriteString(w, customer->details.content);
-    w.EndObject();
-  }
-  w.EndObject();
+  WriteCustomerDetails(w, *customer);
   w.EndObject();
   w.EndObject();
   return JsonResponse(200, buffer);
