@@ -153,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (params.size() < kMaxParams) params.emplace_back(line);
   }
   std::string body(input);
-  if (!Has(params, "CONTENT_LENGTH")) params.push_back("CONTENT_LENGTH=" + std::to_string(body.size()));
+  if (!Has(params, "CONTENT_LENGTH"))
+    params.push_back("CONTENT_LENGTH=" + std::to_string(body.size()));
 
   // Setup from FUZZ_* params.
   HandlerConfig config;

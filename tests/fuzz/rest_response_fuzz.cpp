@@ -57,8 +57,8 @@ void CheckMerge(std::string_view existing) {
     for (const auto& member : in.GetObject()) {
       FUZZ_CHECK(out.HasMember(member.name), "merge dropped an existing key");
     }
-    bool all_present = in.HasMember("customer_id") && in.HasMember("display_name") &&
-                       in.HasMember("avatar");
+    bool all_present =
+        in.HasMember("customer_id") && in.HasMember("display_name") && in.HasMember("avatar");
     FUZZ_CHECK(changed == !all_present, "changed flag wrong");
   } else {
     FUZZ_CHECK(changed, "merging into nothing must change it");

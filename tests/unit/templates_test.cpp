@@ -366,8 +366,7 @@ TEST_CASE("templates: a Worker that is not UTF-8 still gives valid JSON (fuzz fi
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(r.body.c_str(), r.body.size());
   REQUIRE_FALSE(doc.HasParseError());
-  CHECK(Str(doc[0]["templates"][0]["content"]).find("alice\xEF\xBF\xBD\x01.") !=
-        std::string::npos);
+  CHECK(Str(doc[0]["templates"][0]["content"]).find("alice\xEF\xBF\xBD\x01.") != std::string::npos);
 }
 
 TEST_CASE("templates: errors answer 400, 404, 422 and 503") {
