@@ -102,7 +102,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
   uint64_t base = 0;
   {
     DiscardingSink discard;
-    ValidatingSink validate(&discard, /*utf8_checked=*/true, /*find_duplicates=*/true);
+    ValidatingSink validate(&discard, /*find_duplicates=*/true);
     for (size_t i = 0; i < files.size(); ++i) {
       std::rewind(handles[i].get());
       if (!ReadFile(files[i], handles[i].get(), json[i], &validate,
@@ -118,7 +118,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
   // duplicate customer_id: the unique index refuses it and the import rolls back).
   if (!writer->Begin(options.replace, &detail)) return fail(true);
   WriterThread thread(writer.get());
-  ValidatingSink validate(&thread, /*utf8_checked=*/true, /*find_duplicates=*/false);
+  ValidatingSink validate(&thread, /*find_duplicates=*/false);
   for (size_t i = 0; i < files.size(); ++i) {
     std::rewind(handles[i].get());
     if (!ReadFile(files[i], handles[i].get(), json[i], &validate,
@@ -175,12 +175,12 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
   };
   {
     DiscardingSink discard;
-    ValidatingSink validate(&discard, /*utf8_checked=*/false, /*find_duplicates=*/true);
+    ValidatingSink validate(&discard, /*find_duplicates=*/true);
     if (!feed(1, &validate)) return fail(false);
   }
   if (!writer->Begin(options.replace, &detail)) return fail(true);
   WriterThread thread(writer.get());
-  ValidatingSink validate(&thread, /*utf8_checked=*/true, /*find_duplicates=*/false);
+  ValidatingSink validate(&thread, /*find_duplicates=*/false);
   if (!feed(2, &validate)) return fail(thread.writer_failed());
   if (!thread.Finish(&detail) || !writer->Commit(&detail)) return fail(true);
   if (stats != nullptr) {
@@ -211,7 +211,7 @@ bool ParseImportData(const std::string& name, std::string_view data,
     }
   }
   CollectingSink sink(customers, workers);
-  ValidatingSink validate(&sink, /*utf8_checked=*/true, /*find_duplicates=*/true);
+  ValidatingSink validate(&sink, /*find_duplicates=*/true);
   bool ok = ReadFile(name, file.get(), ext == "json", &validate, ReadProgress(), &detail);
   if (!ok && error != nullptr) *error = detail;
   return ok;

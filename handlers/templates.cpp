@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "directory/directory.h"
+#include "directory/text.h"
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
 #include "handlers/router.h"
@@ -85,6 +86,13 @@ class TemplatesReader {
   }
 
   bool OnString(const char* s, rapidjson::SizeType length, bool) {
+    // The file is validated as UTF-8 while it is read, but RapidJSON 1.1 writes an escaped lone
+    // low surrogate ("\udc00") as bytes that are not UTF-8 (as found by import_json_fuzz).
+    if ((state_ == State::kCategoryName || state_ == State::kContent) &&
+        !IsValidUtf8(std::string_view(s, length))) {
+      const char* field = state_ == State::kCategoryName ? "\"display_name\"" : "\"content\"";
+      return Fail(Where() + field + " holds a \\u escape of a lone surrogate, not a character");
+    }
     if (state_ == State::kCategoryName) {
       if (length == 0) return Fail(Where() + "\"display_name\" must not be empty");
       category_.display_name.assign(s, length);

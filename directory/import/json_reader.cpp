@@ -118,9 +118,9 @@ bool WorkerFromJson(const JsonValue& v, Worker* w, std::string* reason) {
 }
 
 // Reads one JSON file record by record: the top level is walked by hand, each record is
-// parsed into a reused document (so memory is that of one record), and the stream has checked
-// the UTF-8 (JSON escapes cannot produce invalid UTF-8: RapidJSON rejects lone surrogates as a
-// syntax error).
+// parsed into a reused document (so memory is that of one record). The stream checks the raw
+// bytes' UTF-8; escapes are checked after parsing (ValidatingSink), since RapidJSON turns an
+// escaped lone low surrogate ("\udc00") into bytes that are not UTF-8.
 class JsonFileReader {
  public:
   JsonFileReader(const std::string& name, ImportInputStream* in, RecordSink* sink,

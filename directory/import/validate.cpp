@@ -39,10 +39,11 @@ bool CheckUtf8(std::string_view value, const char* field, std::string* reason) {
   return false;
 }
 
-// ValidateCustomer, with the UTF-8 checks only when `check_utf8`.
-bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
-  auto utf8 = [check_utf8, reason](const std::string& value, const char* field) {
-    return !check_utf8 || CheckUtf8(value, field, reason);
+}  // namespace
+
+bool ValidateCustomer(const Customer& c, std::string* reason) {
+  auto utf8 = [reason](const std::string& value, const char* field) {
+    return CheckUtf8(value, field, reason);
   };
   if (c.customer_id.empty()) {
     *reason = "missing customer_id";
@@ -88,13 +89,6 @@ bool CheckCustomer(const Customer& c, bool check_utf8, std::string* reason) {
     }
   }
   return true;
-}
-
-
-}  // namespace
-
-bool ValidateCustomer(const Customer& c, std::string* reason) {
-  return CheckCustomer(c, true, reason);
 }
 
 bool ValidateWorker(const Worker& w, std::string* reason) {
@@ -149,7 +143,7 @@ void IdSet::Grow() {
 bool ValidatingSink::AddCustomer(Customer&& customer, const Location& where,
                                  std::string* error) {
   std::string reason;
-  if (!CheckCustomer(customer, !utf8_checked_, &reason)) {
+  if (!ValidateCustomer(customer, &reason)) {
     *error = where.ToString() + ": " + reason;
     return false;
   }

@@ -47,14 +47,14 @@ class IdSet {
 };
 
 // Validates records and passes the valid ones to `next`; the first invalid one fails with
-// "where: reason". `utf8_checked`: the reader already guarantees valid UTF-8 (the file readers
-// do), so the per-field UTF-8 checks are skipped. `find_duplicates`: keep the ids seen (IdSet)
+// "where: reason". Every field's UTF-8 is checked: the file readers check their raw bytes, but
+// RapidJSON turns an escaped lone low surrogate ("\udc00") into bytes that are not UTF-8. `find_duplicates`: keep the ids seen (IdSet)
 // and refuse a second customer_id or worker identity ("duplicate customer_id \"x\" (first at
 // file:line)").
 class ValidatingSink : public RecordSink {
  public:
-  ValidatingSink(RecordSink* next, bool utf8_checked, bool find_duplicates)
-      : next_(next), utf8_checked_(utf8_checked), find_duplicates_(find_duplicates) {}
+  ValidatingSink(RecordSink* next, bool find_duplicates)
+      : next_(next), find_duplicates_(find_duplicates) {}
 
   bool AddCustomer(Customer&& customer, const Location& where, std::string* error) override;
   bool AddWorker(Worker&& worker, const Location& where, std::string* error) override;
@@ -64,7 +64,6 @@ class ValidatingSink : public RecordSink {
 
  private:
   RecordSink* next_;
-  bool utf8_checked_;
   bool find_duplicates_;
   size_t customers_ = 0;
   size_t workers_ = 0;

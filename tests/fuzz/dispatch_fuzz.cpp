@@ -1,7 +1,7 @@
 // Fuzz target: one whole request, FastCGI params and body as any bytes, through the real adapter
 // (fcgi/adapter.h ReadRequest, WriteResponse over in-memory libfcgi streams) and Dispatch with
-// every route, over the unit tests' FakeDirectory (holding the fuzz fixture customers) and
-// FakeOutbox.
+// every route, over the unit tests' FakeDirectory (holding the fuzz fixture customers; with
+// FUZZ_SQLITE a SqliteDirectory holding the same) and FakeOutbox.
 //
 // Input: lines NAME=VALUE (the FastCGI params, e.g. REQUEST_METHOD=POST) up to the first empty
 // line, then the body. CONTENT_LENGTH is added with the body's size unless a line sets it.
@@ -153,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (params.size() < kMaxParams) params.emplace_back(line);
   }
   std::string body(input);
-  if (!Has(params, "CONTENT_LENGTH")) params.push_back("CONTENT_LENGTH=" + std::to_string(body.size()));
+  if (!Has(params, "CONTENT_LENGTH"))
+    params.push_back("CONTENT_LENGTH=" + std::to_string(body.size()));
 
   // Setup from FUZZ_* params.
   HandlerConfig config;
@@ -176,8 +177,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   metrics.RecordRequest("/callbacks/crm", 200, 120);
   metrics.RecordDelivery("done");
   Clock clock;
+  Directory* directory = &FixtureFakeDirectory();
+  if (Has(params, "FUZZ_SQLITE")) directory = &fuzz::FixtureSqliteDirectory();
+  if (Has(params, "FUZZ_NO_DIRECTORY")) directory = nullptr;
   Services services{config,
-                    Has(params, "FUZZ_NO_DIRECTORY") ? nullptr : &FixtureFakeDirectory(),
+                    directory,
                     Has(params, "FUZZ_BUILTIN_TEMPLATES") ? nullptr : &ExampleTemplates(),
                     Has(params, "FUZZ_NO_METRICS") ? nullptr : &metrics,
                     clock,

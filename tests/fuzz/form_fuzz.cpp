@@ -68,8 +68,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (body.find_first_of("&=") == std::string_view::npos && !body.empty()) {
     std::string decoded;
     FUZZ_CHECK(PercentDecode(body, &decoded), "PercentDecode refuses what DecodeForm accepted");
-    FUZZ_CHECK(form.size() == 1 && form.pairs()[0].first == decoded && form.pairs()[0].second.empty(),
-               "single key decoded differently");
+    FUZZ_CHECK(
+        form.size() == 1 && form.pairs()[0].first == decoded && form.pairs()[0].second.empty(),
+        "single key decoded differently");
   }
   return 0;
 }

@@ -58,12 +58,12 @@ inline const Fixture& FixtureData() {
     fixture->customers.push_back(FixtureCustomer("a", "Ann Lee", alice, {{"sms", "+15551230000"}}));
     fixture->customers.push_back(FixtureCustomer("b", "Ann Lee", alice, {{"sms", "+15550001230"}}));
     fixture->customers.push_back(FixtureCustomer("11", "ann lee", alice));
-    fixture->customers.push_back(FixtureCustomer("12", "ANN LEE-Smith", alice,
-                                                 {{"email", "Ann.Lee@Example.COM"}}));
+    fixture->customers.push_back(
+        FixtureCustomer("12", "ANN LEE-Smith", alice, {{"email", "Ann.Lee@Example.COM"}}));
     fixture->customers.push_back(
         FixtureCustomer("13", "Room 101", alice, {{"whatsapp", "whatsapp:+44 20 7946 0958"}}));
-    fixture->customers.push_back(FixtureCustomer("14", "Élodie  d'Arc", alice,
-                                                 {{"chat", "elodie"}, {"sms", "0033 1 23"}}));
+    fixture->customers.push_back(
+        FixtureCustomer("14", "Élodie  d'Arc", alice, {{"chat", "elodie"}, {"sms", "0033 1 23"}}));
     fixture->customers.push_back(FixtureCustomer("15", "{{Author}} {{Name}}", alice));
     fixture->customers.push_back(FixtureCustomer("16", "Unassigned Person", ""));
     return fixture;

@@ -32,10 +32,10 @@ inline std::string Describe(const std::vector<Customer>& customers,
   };
   for (const Customer& c : customers) {
     out += "customer ";
-    for (std::string_view s : {std::string_view(c.customer_id), std::string_view(c.display_name),
-                               std::string_view(c.avatar), std::string_view(c.worker),
-                               std::string_view(c.details.title),
-                               std::string_view(c.details.content)}) {
+    for (std::string_view s :
+         {std::string_view(c.customer_id), std::string_view(c.display_name),
+          std::string_view(c.avatar), std::string_view(c.worker), std::string_view(c.details.title),
+          std::string_view(c.details.content)}) {
       field(s);
     }
     for (const Channel& ch : c.channels) {
@@ -162,9 +162,8 @@ inline std::string WriteCsv(const std::vector<Customer>& customers,
         const Channel channel = i < c.channels.size() ? c.channels[i] : Channel{};
         const Link link = i < c.links.size() ? c.links[i] : Link{};
         CsvRow({c.customer_id, first ? c.display_name : "", first ? c.avatar : "",
-                first ? c.worker : "", first ? c.details.title : "",
-                first ? c.details.content : "", channel.type, channel.value, link.type,
-                link.value, link.display_name},
+                first ? c.worker : "", first ? c.details.title : "", first ? c.details.content : "",
+                channel.type, channel.value, link.type, link.value, link.display_name},
                &out);
       }
     }

@@ -18,13 +18,12 @@ namespace fuzz {
 // as a crash and saves the input for.
 [[noreturn]] inline void Fail(const char* file, int line, const char* condition,
                               const std::string& detail) {
-  std::fprintf(stderr, "%s:%d: FUZZ_CHECK(%s) failed: %s\n", file, line, condition,
-               detail.c_str());
+  std::fprintf(stderr, "%s:%d: FUZZ_CHECK(%s) failed: %s\n", file, line, condition, detail.c_str());
   std::abort();
 }
 
-#define FUZZ_CHECK(condition, detail)                                               \
-  do {                                                                              \
+#define FUZZ_CHECK(condition, detail)                                                  \
+  do {                                                                                 \
     if (!(condition)) ::frontline::fuzz::Fail(__FILE__, __LINE__, #condition, detail); \
   } while (0)
 

@@ -39,8 +39,8 @@ const std::vector<Indexed>& InStoreOrder() {
     for (const CustomerSummary& summary : result.customers) {
       for (const Customer& c : fuzz::FixtureData().customers) {
         if (c.customer_id != summary.customer_id) continue;
-        order->push_back({c.customer_id, c.worker,
-                          JoinSearchTokens(SearchTokens(c.display_name, c.channels))});
+        order->push_back(
+            {c.customer_id, c.worker, JoinSearchTokens(SearchTokens(c.display_name, c.channels))});
       }
     }
     if (order->size() != fuzz::FixtureData().customers.size()) {
@@ -101,8 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string self = JoinSearchTokens(SearchTokens(query, {}));
   for (const std::string& term : terms) {
     if (IsDigits(term)) continue;
-    FUZZ_CHECK(MatchesAllTerms(self, term), "word term " + fuzz::Quote(term) +
-                                                " does not match the name it came from");
+    FUZZ_CHECK(MatchesAllTerms(self, term),
+               "word term " + fuzz::Quote(term) + " does not match the name it came from");
   }
 
   const std::string joined = JoinTerms(terms);

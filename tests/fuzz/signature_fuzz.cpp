@@ -18,9 +18,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace frontline;
   const std::vector<std::string_view> f = fuzz::SplitFields(fuzz::AsView(data, size), 10);
-  const std::string_view token = f[0], url = f[1], request_uri = f[2], https = f[3],
-                         scheme = f[4], host = f[5], server_name = f[6], port = f[7],
-                         given = f[8], body = f[9];
+  const std::string_view token = f[0], url = f[1], request_uri = f[2], https = f[3], scheme = f[4],
+                         host = f[5], server_name = f[6], port = f[7], given = f[8], body = f[9];
 
   FormParams form;
   std::string error;
@@ -66,10 +65,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string rebuilt = RebuildSignedUrl(https, scheme, host, server_name, port, request_uri);
   FUZZ_CHECK(rebuilt.rfind("http://", 0) == 0 || rebuilt.rfind("https://", 0) == 0,
              "rebuilt URL without a scheme: " + fuzz::Quote(rebuilt));
-  FUZZ_CHECK(rebuilt.size() >= request_uri.size() &&
-                 rebuilt.compare(rebuilt.size() - request_uri.size(), request_uri.size(),
-                                 request_uri) == 0,
-             "RebuildSignedUrl lost the request URI");
+  FUZZ_CHECK(
+      rebuilt.size() >= request_uri.size() && rebuilt.compare(rebuilt.size() - request_uri.size(),
+                                                              request_uri.size(), request_uri) == 0,
+      "RebuildSignedUrl lost the request URI");
   UrlPortVariants(rebuilt);
   UrlPortVariants(from_base);
   return 0;

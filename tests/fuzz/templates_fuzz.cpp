@@ -1,7 +1,7 @@
 // Fuzz target: the templates file (handlers/templates.h) and placeholder rendering. The input is
 // the file's content. Checks: a refused file gets an error "name:LINE:COLUMN: reason"; an
-// accepted one holds only non-empty names and contents and survives being written back out and
-// read again; and RenderTemplate (on each template and on the raw input) agrees with a naive
+// accepted one holds only non-empty UTF-8 names and contents and survives being written back out
+// and read again; and RenderTemplate (on each template and on the raw input) agrees with a naive
 // reference renderer, for values that themselves look like placeholders too.
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "directory/text.h"
 #include "handlers/templates.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -124,8 +125,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const TemplateCategory& category : templates->categories()) {
     FUZZ_CHECK(!category.display_name.empty(), "empty category name accepted");
+    FUZZ_CHECK(IsValidUtf8(category.display_name), "category name is not UTF-8");
     for (const Template& t : category.templates) {
       FUZZ_CHECK(!t.content.empty(), "empty template accepted");
+      FUZZ_CHECK(IsValidUtf8(t.content), "template is not UTF-8: " + fuzz::Quote(t.content));
       CheckRender(t.content);
     }
   }

@@ -156,14 +156,37 @@ TEST_CASE("import: ParseImportData reads a file's content without a database") {
 
   // The same checks and messages as ImportFiles, the empty file included.
   CHECK(ParseImportData("in.csv", "", nullptr, nullptr, &error));
-  CHECK_FALSE(ParseImportData("in.json", "[{\"customer_id\":\"1\",\"display_name\":\"A\"},\n"
-                                         "{\"customer_id\":\"1\",\"display_name\":\"B\"}]",
+  CHECK_FALSE(ParseImportData("in.json",
+                              "[{\"customer_id\":\"1\",\"display_name\":\"A\"},\n"
+                              "{\"customer_id\":\"1\",\"display_name\":\"B\"}]",
                               nullptr, nullptr, &error));
   CHECK(error == "in.json:2: duplicate customer_id \"1\" (first at in.json:1)");
   CHECK_FALSE(ParseImportData("in.csv", "customer_id\n1\n", nullptr, nullptr, &error));
   CHECK(error == "in.csv:1: the header needs the columns customer_id and display_name");
   CHECK_FALSE(ParseImportData("in.txt", "", nullptr, nullptr, &error));
   CHECK(error == "in.txt: unsupported file type (expected .json or .csv)");
+}
+
+TEST_CASE("import: an escaped lone surrogate is invalid UTF-8 (import_json_fuzz finding)") {
+  // The file itself is valid UTF-8, so the per-record check used to be skipped, but RapidJSON
+  // writes "\udd80" as the bytes ED B6 80: such a name was stored, and answered, as invalid
+  // UTF-8.
+  std::string error;
+  for (const char* escape : {"\\udd80", "\\uDFFF", "\\udc00x"}) {
+    CAPTURE(escape);
+    const std::string json = std::string(
+                                 "[{\"customer_id\":\"1\",\"display_name\":\"A\"},\n"
+                                 " {\"customer_id\":\"2\",\"display_name\":\"O") +
+                             escape + "Brien\"}]";
+    CHECK_FALSE(ParseImportData("s.json", json, nullptr, nullptr, &error));
+    CHECK(error == "s.json:2: invalid UTF-8 in display_name");
+  }
+  // A surrogate pair is one character, and an escaped backslash before "u" is no escape.
+  std::vector<Customer> customers;
+  REQUIRE(ParseImportData("s.json",
+                          R"([{"customer_id":"1","display_name":"\ud83d\udc09 \\udd80"}])",
+                          &customers, nullptr, &error));
+  CHECK(customers.at(0).display_name == "\xF0\x9F\x90\x89 \\udd80");
 }
 
 TEST_CASE("import: JSON nested a million levels deep is an error or ignored, not a crash") {
@@ -175,11 +198,11 @@ TEST_CASE("import: JSON nested a million levels deep is an error or ignored, not
   CHECK_FALSE(ParseImportData("deep.json", std::string(depth, '['), &customers, nullptr, &error));
   CHECK(error.rfind("deep.json:1: JSON syntax error", 0) == 0);
   const std::string nested = std::string(depth, '[') + std::string(depth, ']');
-  REQUIRE_MESSAGE(ParseImportData("deep.json",
-                                  R"([{"customer_id":"1","display_name":"A","unknown":)" + nested +
-                                      "}]",
-                                  &customers, nullptr, &error),
-                  error);
+  REQUIRE_MESSAGE(
+      ParseImportData("deep.json",
+                      R"([{"customer_id":"1","display_name":"A","unknown":)" + nested + "}]",
+                      &customers, nullptr, &error),
+      error);
   REQUIRE(customers.size() == 1);
   CHECK(customers[0].display_name == "A");
 }

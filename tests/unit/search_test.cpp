@@ -41,9 +41,9 @@ TEST_CASE("text: ToValidUtf8 replaces each byte that starts no UTF-8 sequence") 
       {"", ""},
       {"zoë 李 🐉", "zoë 李 🐉"},
       {std::string("a\0b", 3), std::string("a\0b", 3)},
-      {"alice\xA0\x01", "alice\xEF\xBF\xBD\x01"},          // the fuzz finding: Worker=alice%A0%01
-      {"\xc3\x28", "\xEF\xBF\xBD("},                       // bad continuation: only the lead
-      {"\xe2\x82", "\xEF\xBF\xBD\xEF\xBF\xBD"},           // truncated: one per byte
+      {"alice\xA0\x01", "alice\xEF\xBF\xBD\x01"},  // the fuzz finding: Worker=alice%A0%01
+      {"\xc3\x28", "\xEF\xBF\xBD("},               // bad continuation: only the lead
+      {"\xe2\x82", "\xEF\xBF\xBD\xEF\xBF\xBD"},    // truncated: one per byte
       {"\xed\xa0\x80x", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx"},  // surrogate
       {"\xff\xc3\xa9", "\xEF\xBF\xBD\xc3\xa9"},
   };

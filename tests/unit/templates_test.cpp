@@ -212,6 +212,14 @@ TEST_CASE("templates: a malformed file names the position and what is wrong") {
        "t.json:1:19: category 1: \"display_name\" must be a string, found a number"},
       {"[{\"display_name\": \"\", \"templates\": []}]",
        "t.json:1:19: category 1: \"display_name\" must not be empty"},
+      // RapidJSON accepts an escaped lone low surrogate and writes it as bytes that are not
+      // UTF-8 (the import_json_fuzz finding; templates_fuzz checks the same).
+      {"[{\"display_name\": \"A\\udc00\", \"templates\": []}]",
+       "t.json:1:19: category 1: \"display_name\" holds a \\u escape of a lone surrogate, not a "
+       "character"},
+      {"[{\"display_name\": \"A\", \"templates\": [{\"content\": \"Hi \\uDFFF\"}]}]",
+       "t.json:1:50: category 1, template 1: \"content\" holds a \\u escape of a lone surrogate, "
+       "not a character"},
       {"[{\"display_name\": \"A\", \"templates\": {}}]",
        "t.json:1:37: category 1: \"templates\" must be an array, found an object"},
       {"[{\"display_name\": \"A\", \"templates\": [\"x\"]}]",
@@ -358,8 +366,7 @@ TEST_CASE("templates: a Worker that is not UTF-8 still gives valid JSON (fuzz fi
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(r.body.c_str(), r.body.size());
   REQUIRE_FALSE(doc.HasParseError());
-  CHECK(Str(doc[0]["templates"][0]["content"]).find("alice\xEF\xBF\xBD\x01.") !=
-        std::string::npos);
+  CHECK(Str(doc[0]["templates"][0]["content"]).find("alice\xEF\xBF\xBD\x01.") != std::string::npos);
 }
 
 TEST_CASE("templates: errors answer 400, 404, 422 and 503") {
