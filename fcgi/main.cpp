@@ -38,6 +38,14 @@ namespace {
 // How long a stop waits for in-flight requests: below systemd's and mod_fcgid's kill timers.
 constexpr std::chrono::seconds kStopDeadline{15};
 
+CurlRestClientConfig MakeRestClientConfig(const Options& options) {
+  CurlRestClientConfig config;
+  config.api_base = options.api_base;
+  config.account_sid = options.account_sid;
+  config.auth_token = options.auth_token;
+  return config;
+}
+
 HandlerConfig MakeHandlerConfig(const Options& options) {
   HandlerConfig config;
   config.route_prefix = options.route_prefix;
@@ -158,11 +166,7 @@ int Serve(const Options& options) {
 
   // Jobs are always stored; they are delivered only by processes that can authenticate.
   InitRestClientGlobal();
-  CurlRestClientConfig rest_config;
-  rest_config.api_base = options.api_base;
-  rest_config.account_sid = options.account_sid;
-  rest_config.auth_token = options.auth_token;
-  CurlRestClient rest_client(rest_config);
+  CurlRestClient rest_client(MakeRestClientConfig(options));
   DispatcherOptions dispatch_options;
   dispatch_options.concurrency = options.outbox_concurrency;
   dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
@@ -348,11 +352,7 @@ int DeliverDueJobs(const Options& options) {
   std::string error;
   std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
-  CurlRestClientConfig rest_config;
-  rest_config.api_base = options.api_base;
-  rest_config.account_sid = options.account_sid;
-  rest_config.auth_token = options.auth_token;
-  CurlRestClient rest_client(rest_config);
+  CurlRestClient rest_client(MakeRestClientConfig(options));
   DispatcherOptions dispatch_options;
   dispatch_options.concurrency = options.outbox_concurrency;
   // What is not done is named, so cron's mail (or log) says which job and why.

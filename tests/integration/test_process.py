@@ -318,36 +318,7 @@ class Sockets(unittest.TestCase):
 
 
 class Signals(unittest.TestCase):
-    def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(self):
-        with Stack() as stack:
-            # Start a request whose body is still arriving when SIGTERM comes.
-            s = socket.socket(socket.AF_UNIX)
-            s.settimeout(10)
-            s.connect(stack.socket_path)
-            params = dict(HEALTH)
-            params["CONTENT_LENGTH"] = "5"
-            s.sendall(fastcgi_client._record(fastcgi_client.FCGI_BEGIN_REQUEST,
-                                             b"\x00\x01" + b"\x00" * 6) +
-                      fastcgi_client._record(fastcgi_client.FCGI_PARAMS,
-                                             fastcgi_client.encode_params(params)) +
-                      fastcgi_client._record(fastcgi_client.FCGI_PARAMS, b"") +
-                      fastcgi_client._record(fastcgi_client.FCGI_STDIN, b"ab"))
-            time.sleep(0.3)
-            stack.responder.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
-            self.assertIsNone(stack.responder.poll(), "exited with a request in flight")
-            s.sendall(fastcgi_client._record(fastcgi_client.FCGI_STDIN, b"cde") +
-                      fastcgi_client._record(fastcgi_client.FCGI_STDIN, b""))
-            reply = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
-            s.close()
-            self.assertIn(b"Status: 200", reply)
-            self.assertEqual(stack.responder.wait(timeout=10), 0)
-            self.assertIn("stopped", stack.read_log())
+    # A request in flight at SIGTERM, and every signal at every phase: test_stop.py.
 
     def test_sigint_exits_0(self):
         with Stack() as stack:
