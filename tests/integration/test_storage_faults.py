@@ -293,11 +293,12 @@ class ImportFaults(unittest.TestCase):
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         env=ENV)
                 try:
-                    # Midway: the transaction has written to the WAL but not committed.
+                    # Midway: the transaction has written to the WAL but not committed. The
+                    # validation pass comes first, which takes a while under the sanitizers.
                     wal = db + "-wal"
                     wait_for(lambda: proc.poll() is not None or
                              (os.path.exists(wal) and os.path.getsize(wal) > 4 << 20),
-                             timeout=60, what="the import writing its transaction")
+                             timeout=240, what="the import writing its transaction")
                     self.assertIsNone(proc.poll(), "the import finished before it was killed")
                 finally:
                     proc.kill()  # SIGKILL
