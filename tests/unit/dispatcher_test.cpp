@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <climits>
 #include <thread>
 #include <vector>
@@ -168,18 +169,24 @@ TEST_CASE("event store: concurrent Enqueue calls share commits, every row durabl
   CHECK(rows.size() == kThreads);
 }
 
+// An on_batch_start hook that holds the first group commit until `release` (at most 5 s), so
+// a test can queue more Enqueue calls behind it; `calls` counts the batches started.
+std::function<void(size_t)> HoldFirstBatch(std::atomic<bool>* release, std::atomic<int>* calls) {
+  return [release, calls](size_t) {
+    if (calls->fetch_add(1) != 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!release->load() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+}
+
 TEST_CASE("event store: a duplicate in the same group commit reads the job stored first") {
   testing::TempDir dir;
   std::atomic<bool> release{false};
   std::atomic<int> calls{0};
   OutboxOptions options;
-  options.on_batch_start = [&](size_t) {
-    if (calls.fetch_add(1) != 0) return;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!release.load() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
+  options.on_batch_start = HoldFirstBatch(&release, &calls);
   std::string error;
   auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
   REQUIRE_MESSAGE(store != nullptr, error);
@@ -216,13 +223,7 @@ TEST_CASE("event store: Enqueue gives up after its bound while the database is b
   std::atomic<int> calls{0};
   OutboxOptions options;
   options.enqueue_timeout_ms = 100;
-  options.on_batch_start = [&](size_t) {
-    if (calls.fetch_add(1) != 0) return;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!release.load() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
+  options.on_batch_start = HoldFirstBatch(&release, &calls);
   std::string error;
   auto store = SqliteEventStore::Open(dir.File("outbox.db"), options, &error);
   REQUIRE_MESSAGE(store != nullptr, error);
