@@ -98,6 +98,8 @@ int BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
 }
 
 int BindBlob(sqlite3_stmt* stmt, int index, std::string_view bytes) {
+  // An empty view may have no data pointer, which SQLite would bind as NULL.
+  if (bytes.empty()) return sqlite3_bind_zeroblob(stmt, index, 0);
   return sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
 }
 

@@ -1,5 +1,5 @@
 // Opaque page tokens (NextPageToken) for keyset pagination over the list order
-// (sort key = case-folded display name, then customer_id). A token holds the position of the
+// (the display name's collation sort key, then customer_id). A token holds the position of the
 // last customer of a page, so the next page starts strictly after it: no customer is skipped or
 // repeated even when customers are added or removed between calls. Stateless; thread-safe.
 //
@@ -17,7 +17,7 @@
 namespace frontline {
 
 struct CursorPosition {
-  std::string sort_key;     // FoldCase(display_name) of the last customer shown
+  std::string sort_key;     // the sort key (collation.h) of the last customer shown
   std::string customer_id;  // its customer_id
 
   bool operator==(const CursorPosition& o) const {

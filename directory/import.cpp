@@ -94,7 +94,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
     json.push_back(ext == "json");
   }
 
-  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, &detail);
+  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, options.collation, &detail);
   if (!writer) return fail(true);
 
   // Pass 1: read and validate everything, duplicates included, without the write lock.
@@ -145,7 +145,7 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
     if (error != nullptr) *error = detail;
     return false;
   };
-  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, &detail);
+  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, options.collation, &detail);
   if (!writer) return fail(true);
   const std::string customers_name = "customers", workers_name = "workers";
   const uint64_t records = customers.size() + workers.size();

@@ -79,6 +79,7 @@ struct ImportProgress {
 
 struct ImportOptions {
   bool replace = false;  // --replace: swap the whole directory atomically
+  std::string collation;  // crm.collation: the list order's locale ("" = root; collation.h)
   // Called on the importing thread every 1024 records or so (may be empty); never at the end:
   // the caller knows when the call returns.
   std::function<void(const ImportProgress&)> progress;

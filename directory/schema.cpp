@@ -75,6 +75,12 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
 )sql"},
+    {"settings: what the stored sort and search keys were built with", R"sql(
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 void MatchAllFunction(sqlite3_context* context, int argc, sqlite3_value** argv) {

@@ -12,7 +12,8 @@
 //             display_name, sort_key, avatar, details_title, details_content, worker,
 //             search_text, channels BLOB, links BLOB)
 //     id is an internal, stable row number that keeps the other tables' rows small; sort_key is
-//     FoldCase(display_name); search_text the customer's search tokens (search.h); channels and
+//     the display name's sort key (see version 3); search_text the customer's search tokens
+//     (search.h: JoinSearchTokens); channels and
 //     links the customer's channels and links in order, encoded as below (one row per
 //     customer instead of one per channel/link: fewer B-tree entries to write and read).
 //     Indexes (worker, sort_key, customer_id) and (sort_key, customer_id) serve paging.
@@ -20,7 +21,8 @@
 //     values (address.h) of each customer, for lookups by address
 //   workers(identity PRIMARY KEY, sms_number, whatsapp_number)
 //   worker_keys(wkey INTEGER PRIMARY KEY, identity UNIQUE)  small integer per assigned worker
-//   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h)
+//   search_terms(wkey, term, customer) PRIMARY KEY in that order: the search index (search.h:
+//     IndexTerms of each customer, under its worker's key)
 // Version 2 adds the Twilio REST outbox (events/outbox.h):
 //   outbox(id INTEGER PRIMARY KEY, key TEXT UNIQUE (OutboxKey), action, conversation_sid,
 //          identity, participant_sid, attributes_json, state 'pending'|'done'|'failed',
@@ -31,6 +33,11 @@
 //   which moves any rows found here on first open and empties this table. The migration stays
 //   (migrations are append only), so new files still get the empty table; a later migration
 //   may drop it once no older build shares the file.
+// Version 3 adds settings(name PRIMARY KEY, value): "keys" names the collation (and ICU's
+//   version of it) and the search token format that customers.sort_key, customers.search_text
+//   and search_terms were built with (sqlite_keys.h rebuilds them when either changes; a file
+//   from before version 3 has none, so its keys are rebuilt on first open). Since version 3,
+//   sort_key is a BLOB: the collation's binary sort key of display_name (collation.h).
 // Rows of addresses and search_terms reference customers.id; the import code keeps them
 // consistent (no declared foreign keys, so a --replace import can truncate tables instead of
 // deleting row by row).

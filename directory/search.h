@@ -1,26 +1,25 @@
-// Customer search (SPEC §2 `Query`): how a customer is cut into search tokens and how a query
-// is cut into terms. Stateless; safe from any thread.
+// Customer search (SPEC §2 `Query`): how a customer is cut into search tokens, how a query is
+// cut into terms, when a customer matches, and which index range can drive a search.
+// Stateless; safe from any thread.
 //
-// Semantics: a query is split on whitespace into terms; a customer matches when EVERY term
-// matches, case-insensitively (FoldCase):
-// - a word term matches when it is a prefix of one of the customer's words: the words of the
-//   display name, plus, for a word holding ASCII punctuation, its alphanumeric parts
-//   ("O'Brien-Smith" → o'brien-smith, o, brien, smith), and the lowercased value and parts of
-//   non-phone channels (chat identity, email);
-// - a number term matches a phone channel whose digits START or END with it. Adjacent
-//   phone-like pieces of the query are joined first and '+', spaces, dashes, dots and
-//   parentheses are ignored, so "+1 (555) 777-8888", "15557778888", "+1 555", "7778888" and
-//   "8888" all find +1 555 777 8888, while "5777" (from the middle) does not.
+// Both sides are folded with FoldForSearch (fold.h: full case folding, accents removed). A
+// query is split on whitespace into terms; a customer matches when EVERY term matches:
+// - a word term matches the start of a word of the display name or of a chat or email
+//   channel. Words split at whitespace, and a word also starts after punctuation inside it, so
+//   "O'Brien-Smith" has the tokens o'brien-smith, brien-smith and smith, and
+//   "ana@example.com" has ana@example.com, example.com and com: "brien", "smith",
+//   "example.com" and "example" all match.
+// - a digit term (a term of digits with optional '+', spaces, dashes, dots and parentheses,
+//   e.g. "+44", "(555)", "867-5310") matches ANYWHERE in the digits of a phone channel, or the
+//   start of a word (an id in a name). A leading 0 may be dropped (a trunk prefix: "020 7946"
+//   finds +44 20 7946 0958). All the query's digit terms together match when their
+//   concatenation matches, or when each of them matches: "555 867" finds +15558675310.
 //
-// Index use: the words, each phone number's digits and its reversed digits (for "ends with")
-// are rows of the `search_terms` table keyed by (worker key, token, customer). The longest term
-// (3+ characters) drives an index range scan limited to the worker's customers (for a number:
-// two ranges, start and end); the other terms are checked on the rows found (customers.
-// search_text); the page is then cut in the list order with the same cursors. Cost grows with
-// the number of the worker's customers matching the driving term, not with the directory.
-// A query whose terms are all 1-2 characters long filters the ordered list walk instead; it
-// stops as soon as a page is full, which is quick because such short prefixes match many
-// customers, but a rare 2-letter prefix on a huge list may walk far.
+// Index: the `search_terms` table holds IndexTerms of every customer: the word tokens, and
+// every suffix of each phone number's digits (so "anywhere in the digits" is a prefix of one
+// of them). DrivingRange picks the term whose index range is likely the smallest (the longest
+// term); the directory reads the customers in that range and checks the whole query on each
+// (MatchesAllTerms over customers.search_text).
 #ifndef FRONTLINE_DIRECTORY_SEARCH_H_
 #define FRONTLINE_DIRECTORY_SEARCH_H_
 
@@ -34,35 +33,49 @@ namespace frontline {
 
 // At most this many distinct terms of a query are used; further terms are ignored.
 inline constexpr size_t kMaxSearchTerms = 16;
-// Terms at least this many code points long can drive the index.
-inline constexpr size_t kMinIndexedTermLength = 3;
 
-// The distinct search tokens of a customer, in first-seen order.
+// Marks a phone number's digits among a customer's tokens (a control character, never part
+// of a folded query term): "\x1f15558675310".
+inline constexpr char kPhoneTokenMarker = '\x1f';
+
+// The distinct search tokens of a customer, in first-seen order: word tokens as described
+// above, phone numbers as kPhoneTokenMarker + digits.
 std::vector<std::string> SearchTokens(std::string_view display_name,
                                       const std::vector<Channel>& channels);
 
 // Tokens stored as one string " tok1 tok2 … " (leading and trailing space), as kept in
-// customers.search_text for checking the non-driving terms.
+// customers.search_text; SplitSearchText is its inverse.
 std::string JoinSearchTokens(const std::vector<std::string>& tokens);
+std::vector<std::string> SplitSearchText(std::string_view search_text);
 
-// The distinct, normalised terms of a query (empty for a blank query), in query order: number
-// terms as digits, word terms case-folded; at most kMaxSearchTerms.
+// The rows of the search index for these tokens: each word token, and every non-empty suffix
+// of each phone token's digits; distinct.
+std::vector<std::string> IndexTerms(const std::vector<std::string>& tokens);
+
+// The distinct, normalised terms of a query (empty for a blank query), in query order: digit
+// terms as their digits, word terms folded; at most kMaxSearchTerms.
 std::vector<std::string> ParseSearchQuery(std::string_view query);
 
 // Terms joined with single spaces, the form MatchesAllTerms takes.
 std::string JoinTerms(const std::vector<std::string>& terms);
 
-// True when every space-separated term of `terms` is a prefix of a token in `search_text`
-// (the JoinSearchTokens form). An empty `terms` matches everything.
+// True when the customer whose search text (the JoinSearchTokens form) is `search_text`
+// matches every space-separated term of `terms` (the semantics above). An empty `terms`
+// matches everything.
 bool MatchesAllTerms(std::string_view search_text, std::string_view terms);
 
-// True when `s` is non-empty and all ASCII digits (a number term).
+// True when `s` is non-empty and all ASCII digits (a digit term).
 bool IsDigits(std::string_view s);
 
-// The token that lets "ends with" be a prefix search: a marker byte (0x1F, never typed in a
-// query) followed by the digits reversed: "15557778888" → "\x1f88887775551".
-inline constexpr char kReversedDigitsMarker = '\x1f';
-std::string ReversedDigitsToken(std::string_view digits);
+// The ranges [lo, hi) and [lo2, hi2) of index terms such that every customer matching `terms`
+// has an index term in one of them: the longest term's prefix range, and for a digit term with
+// a leading 0 (maybe a trunk prefix) also the range of its digits after that 0. Unused ranges
+// are empty ("", ""); both are empty for no terms.
+struct IndexRange {
+  std::string lo, hi;
+  std::string lo2, hi2;
+};
+IndexRange DrivingRange(const std::vector<std::string>& terms);
 
 // The smallest string greater than every string starting with `prefix` (valid UTF-8 tokens
 // never contain the byte 0xFF).

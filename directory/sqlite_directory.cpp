@@ -29,6 +29,8 @@ enum StatementId {
   kWalkAll,
   kSearchWorker,
   kSearchAll,
+  kProbeWorker,
+  kProbeAll,
   kFindWorker,
   kWorkersWithCustomers,
   kPing,
@@ -40,9 +42,10 @@ enum StatementId {
 #define FL_AFTER_CURSOR " (c.sort_key, c.customer_id) > (:k, :i) "
 #define FL_ORDER " ORDER BY c.sort_key, c.customer_id LIMIT :n"
 
-// Indexed by StatementId. Named parameters: :w worker, :k/:i cursor position, :t extra search
-// terms, :n row limit, :lo/:hi the driving term's token range, :rlo/:rhi its reversed-digits
-// range (empty unless the term is a number).
+// Indexed by StatementId. Named parameters: :w worker, :k/:i cursor position, :t the search
+// terms, :n row limit, :lo/:hi and :lo2/:hi2 the driving term's index ranges (search.h
+// DrivingRange; the second one empty unless the term is digits with a leading 0), :m the
+// most index rows a probe counts.
 constexpr const char* kStatementSql[kStatementCount] = {
     "BEGIN",
     "COMMIT",
@@ -62,14 +65,14 @@ constexpr const char* kStatementSql[kStatementCount] = {
     " AND fl_match_all(c.search_text, :t)" FL_ORDER,
     "SELECT " FL_SUMMARY_COLUMNS " FROM customers c WHERE" FL_AFTER_CURSOR
     " AND fl_match_all(c.search_text, :t)" FL_ORDER,
-    // Indexed searches: a range of search_terms (the longest term as a token prefix) within the
-    // worker's key, then the other terms checked on the rows found, then the page in order.
+    // Indexed searches: the driving term's ranges of search_terms within the worker's key,
+    // then the whole query checked on the rows found, then the page in order.
     "SELECT " FL_SUMMARY_COLUMNS
     " FROM ("
     " SELECT customer FROM search_terms WHERE wkey = (SELECT wkey FROM worker_keys WHERE"
     " identity = :w) AND term >= :lo AND term < :hi"
     " UNION SELECT customer FROM search_terms WHERE wkey = (SELECT wkey FROM worker_keys WHERE"
-    " identity = :w) AND term >= :rlo AND term < :rhi"
+    " identity = :w) AND term >= :lo2 AND term < :hi2"
     ") t CROSS JOIN customers c ON c.id = t.customer"
     " WHERE c.worker = :w AND" FL_AFTER_CURSOR " AND fl_match_all(c.search_text, :t)" FL_ORDER,
     "SELECT " FL_SUMMARY_COLUMNS
@@ -77,9 +80,19 @@ constexpr const char* kStatementSql[kStatementCount] = {
     " SELECT customer FROM search_terms WHERE wkey IN (SELECT wkey FROM worker_keys)"
     " AND term >= :lo AND term < :hi"
     " UNION SELECT customer FROM search_terms WHERE wkey IN (SELECT wkey FROM worker_keys)"
-    " AND term >= :rlo AND term < :rhi"
+    " AND term >= :lo2 AND term < :hi2"
     ") t CROSS JOIN customers c ON c.id = t.customer"
     " WHERE" FL_AFTER_CURSOR " AND fl_match_all(c.search_text, :t)" FL_ORDER,
+    // How many index rows the driving ranges hold, counting at most :m per range: few means
+    // the indexed search is cheap, many that the ordered walk fills a page quickly.
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey = (SELECT wkey FROM"
+    " worker_keys WHERE identity = :w) AND term >= :lo AND term < :hi LIMIT :m))"
+    " + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey = (SELECT wkey FROM"
+    " worker_keys WHERE identity = :w) AND term >= :lo2 AND term < :hi2 LIMIT :m))",
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey IN (SELECT wkey FROM"
+    " worker_keys) AND term >= :lo AND term < :hi LIMIT :m))"
+    " + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey IN (SELECT wkey FROM"
+    " worker_keys) AND term >= :lo2 AND term < :hi2 LIMIT :m))",
     "SELECT identity, sms_number, whatsapp_number FROM workers WHERE identity = :w",
     // One index seek per distinct worker (customers_by_worker), not a scan of all customers.
     "WITH RECURSIVE w(identity) AS ("
@@ -95,6 +108,14 @@ constexpr const char* kStatementSql[kStatementCount] = {
 #undef FL_SUMMARY_COLUMNS
 #undef FL_AFTER_CURSOR
 #undef FL_ORDER
+
+// An indexed search reads at most this many index rows (else it walks the list in order).
+constexpr size_t kSearchProbeLimit = 500;
+
+void BindBlobNamed(db::Statement& stmt, const char* name, std::string_view bytes) {
+  int index = sqlite3_bind_parameter_index(stmt.get(), name);
+  if (index > 0) stmt.BindBlob(index, bytes);
+}
 
 // The first 100 bytes of a SQLite file: the magic string, page size, change counter, ...
 constexpr int kHeaderSize = 100;
@@ -179,10 +200,17 @@ SqliteDirectory::SqliteDirectory(std::string path) : path_(std::move(path)) {}
 SqliteDirectory::~SqliteDirectory() = default;
 
 std::unique_ptr<SqliteDirectory> SqliteDirectory::Open(const std::string& path,
-                                                       std::string* error) {
+                                                       const std::string& collation,
+                                                       KeysReport* keys, std::string* error) {
   std::string detail;
+  std::unique_ptr<Collation> order = Collation::Create(collation, &detail);
+  if (order == nullptr) {
+    if (error != nullptr) *error = detail;
+    return nullptr;
+  }
+  KeysReport report;
   sqlite3* db = OpenConnection(path, &detail);
-  if (db == nullptr || !Migrate(db, &detail)) {
+  if (db == nullptr || !Migrate(db, &detail) || !EnsureKeys(db, *order, &report, &detail)) {
     sqlite3_close_v2(db);
     if (error != nullptr) *error = detail;
     return nullptr;
@@ -193,6 +221,7 @@ std::unique_ptr<SqliteDirectory> SqliteDirectory::Open(const std::string& path,
     if (error != nullptr) *error = detail;
     return nullptr;
   }
+  if (keys != nullptr) *keys = report;
   std::unique_ptr<SqliteDirectory> directory(new SqliteDirectory(path));
   directory->connections_[std::this_thread::get_id()] = std::move(connection);
   return directory;
@@ -364,7 +393,7 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
       db::ResetOnExit reset(*stmt);
       stmt->Bind(1, request.anchor);
       step = stmt->Next();
-      if (step == db::StepResult::kRow) after.sort_key = stmt->Text(0);
+      if (step == db::StepResult::kRow) after.sort_key = std::string(stmt->Blob(0));
       if (step == db::StepResult::kError) error = db::Error(c->db, "find anchor");
     }
     if (step == db::StepResult::kDone) {
@@ -376,23 +405,36 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
   }
 
   const std::vector<std::string> terms = ParseSearchQuery(request.query);
-  // The longest term drives the index when it is long enough.
-  auto longest = std::max_element(terms.begin(), terms.end(), [](const auto& a, const auto& b) {
-    return Utf8Length(a) < Utf8Length(b);
-  });
-  const bool indexed = longest != terms.end() && Utf8Length(*longest) >= kMinIndexedTermLength;
-  std::vector<std::string> filter_terms;
-  for (auto it = terms.begin(); it != terms.end(); ++it) {
-    if (!indexed || it != longest) filter_terms.push_back(*it);
-  }
-
+  const IndexRange range = DrivingRange(terms);
   StatementId id;
   if (terms.empty()) {
     id = request.all_workers ? kListAll : kListWorker;
-  } else if (indexed) {
-    id = request.all_workers ? kSearchAll : kSearchWorker;
   } else {
-    id = request.all_workers ? kWalkAll : kWalkWorker;
+    // Few customers in the driving range: read them all, check, sort (cost grows with the
+    // matches). Many: walk the list in order and check each (a page fills quickly).
+    db::Statement* probe = c->Get(request.all_workers ? kProbeAll : kProbeWorker, &error);
+    if (probe == nullptr) return unavailable(error);
+    db::StepResult step;
+    int64_t rows = 0;
+    {
+      db::ResetOnExit reset(*probe);
+      probe->BindNamed(":w", request.worker);
+      probe->BindNamed(":lo", range.lo);
+      probe->BindNamed(":hi", range.hi);
+      probe->BindNamed(":lo2", range.lo2);
+      probe->BindNamed(":hi2", range.hi2);
+      probe->BindNamed(":m", static_cast<int64_t>(kSearchProbeLimit + 1));
+      step = probe->Next();
+      if (step == db::StepResult::kRow) rows = probe->Int(0);
+      if (step == db::StepResult::kError) error = db::Error(c->db, "search");
+    }
+    if (step == db::StepResult::kError) return unavailable(error);
+    const bool indexed = rows <= static_cast<int64_t>(kSearchProbeLimit);
+    if (request.all_workers) {
+      id = indexed ? kSearchAll : kWalkAll;
+    } else {
+      id = indexed ? kSearchWorker : kWalkWorker;
+    }
   }
   db::Statement* stmt = c->Get(id, &error);
   if (stmt == nullptr) return unavailable(error);
@@ -401,19 +443,15 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
   {
     db::ResetOnExit reset(*stmt);
     stmt->BindNamed(":w", request.worker);
-    stmt->BindNamed(":k", after.sort_key);
+    BindBlobNamed(*stmt, ":k", after.sort_key);
     stmt->BindNamed(":i", after.customer_id);
-    stmt->BindNamed(":t", JoinTerms(filter_terms));
+    stmt->BindNamed(":t", JoinTerms(terms));
     // One more row than the page: is there a next page?
     stmt->BindNamed(":n", static_cast<int64_t>(page_size + 1));
-    if (indexed) {
-      stmt->BindNamed(":lo", *longest);
-      stmt->BindNamed(":hi", PrefixUpperBound(*longest));
-      // Numbers also match at their end: a second range over the reversed digits (else empty).
-      std::string reversed = IsDigits(*longest) ? ReversedDigitsToken(*longest) : std::string();
-      stmt->BindNamed(":rlo", reversed);
-      stmt->BindNamed(":rhi", reversed.empty() ? std::string() : PrefixUpperBound(reversed));
-    }
+    stmt->BindNamed(":lo", range.lo);
+    stmt->BindNamed(":hi", range.hi);
+    stmt->BindNamed(":lo2", range.lo2);
+    stmt->BindNamed(":hi2", range.hi2);
     std::string last_sort_key;
     while ((step = stmt->Next()) == db::StepResult::kRow) {
       if (result.customers.size() == page_size) {
@@ -421,7 +459,7 @@ ListResult SqliteDirectory::ListCustomers(const ListRequest& request) {
         break;
       }
       result.customers.push_back({stmt->Text(0), stmt->Text(1), stmt->Text(2)});
-      last_sort_key = stmt->Text(3);
+      last_sort_key = std::string(stmt->Blob(3));
     }
     if (step == db::StepResult::kError) error = db::Error(c->db, "list customers");
   }

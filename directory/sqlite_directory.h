@@ -32,6 +32,7 @@
 
 #include "db/sqlite.h"
 #include "directory/directory.h"
+#include "directory/sqlite_keys.h"
 
 namespace frontline {
 
@@ -40,7 +41,16 @@ class SqliteDirectory : public Directory {
   // Opens the database at `path`, creating the file and the schema when missing and applying
   // pending migrations. Returns nullptr with `error` set when the file cannot be opened or
   // migrated (e.g. an unwritable directory, or a schema newer than this build).
-  static std::unique_ptr<SqliteDirectory> Open(const std::string& path, std::string* error);
+  static std::unique_ptr<SqliteDirectory> Open(const std::string& path, std::string* error) {
+    return Open(path, "", nullptr, error);
+  }
+  // The same, and the stored sort and search keys are brought to those of the collation for
+  // BCP 47 tag `collation` ("" = root; collation.h) and this build's search tokens, rebuilt
+  // when they are not (sqlite_keys.h EnsureKeys; `keys` (may be null) says what was done).
+  // Fails also for an unknown collation.
+  static std::unique_ptr<SqliteDirectory> Open(const std::string& path,
+                                               const std::string& collation, KeysReport* keys,
+                                               std::string* error);
 
   // Closes every thread's connection. No other thread may still be using the directory.
   ~SqliteDirectory() override;

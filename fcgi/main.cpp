@@ -157,8 +157,19 @@ int Serve(const Options& options) {
   WarnAboutOpenFolders(options, log);
   HandlerConfig config = MakeHandlerConfig(options);
   Templates templates = LoadTemplates(options);
-  std::unique_ptr<SqliteDirectory> directory = SqliteDirectory::Open(options.directory, &error);
+  KeysReport keys;
+  std::unique_ptr<SqliteDirectory> directory =
+      SqliteDirectory::Open(options.directory, options.collation, &keys, &error);
   if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
+  if (keys.rebuilt) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", keys.seconds);
+    log.Info("directory sort and search keys rebuilt",
+             {{"customers", std::to_string(keys.customers)},
+              {"keys", keys.version},
+              {"previous", keys.previous.empty() ? "none" : keys.previous},
+              {"seconds", seconds}});
+  }
   std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
   Clock clock;
   Metrics metrics;
@@ -283,6 +294,7 @@ int Import(const Options& options) {
   }
   ImportOptions import_options;
   import_options.replace = options.replace;
+  import_options.collation = options.collation;
   ProgressBar bar(stderr);
   const bool draw = isatty(STDERR_FILENO) != 0;
   if (draw) import_options.progress = bar.Callback();

@@ -13,6 +13,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "directory/collation.h"
 #include "fcgi/listener.h"
 #include "twilio/url.h"
 
@@ -137,6 +138,10 @@ po::options_description SettingsDescription() {
     ("crm.list-all-customers", BooleanValue(),
      env("crm.list-all-customers", "list every customer to every worker (the seed's behaviour) "
          "instead of the worker's own (default false)").c_str())
+    ("crm.collation", po::value<std::string>()->value_name("LOCALE"),
+     env("crm.collation", "locale whose Unicode collation orders the customer list (ICU; BCP 47 "
+         "tag such as sv, de, fr-CA, de-u-co-phonebk; default root, the language-neutral "
+         "order). Changing it rebuilds the directory's sort keys on the next start").c_str())
     ("twilio.account-sid", po::value<std::string>(),
      env("twilio.account-sid", "Twilio Account SID (AC...), user of the REST API").c_str())
     ("twilio.auth-token-file", po::value<std::string>(),
@@ -600,6 +605,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.outbox_concurrency = Get<int>(vm, "outbox.concurrency", 8);
   options.outbox_retention_days = Get<int>(vm, "outbox.retention", 7);
   options.templates = Get<std::string>(vm, "templates");
+  options.collation = Get<std::string>(vm, "crm.collation");
   options.public_url = Get<std::string>(vm, "public-url");
   options.route_prefix = Get<std::string>(vm, "route-prefix");
   options.web_server_addrs = Get<std::string>(vm, "web-server-addrs");
@@ -659,6 +665,12 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
 
   if (options.threads < 1 || options.threads > 1024) {
     throw StartupError(kExitConfig, "--threads: must be between 1 and 1024");
+  }
+  {
+    std::string error;
+    std::unique_ptr<Collation> collation = Collation::Create(options.collation, &error);
+    if (collation == nullptr) throw StartupError(kExitConfig, "--crm.collation: " + error);
+    options.collation = collation->name();
   }
   if (options.read_timeout_seconds < 1 || options.read_timeout_seconds > 3600) {
     throw StartupError(kExitConfig, "--read-timeout: must be between 1 and 3600 seconds");
@@ -726,6 +738,7 @@ std::string DescribeOptions(const Options& o) {
   out += line("max-body", std::to_string(o.max_body));
   out += line("insecure-skip-signature", o.skip_signature ? "true" : "false");
   out += line("crm.list-all-customers", o.list_all_customers ? "true" : "false");
+  out += line("crm.collation", o.collation);
   out += line("log-format", formats[static_cast<int>(o.log_format)]);
   out += line("log-file", o.log_file.empty() ? "stderr" : o.log_file);
   out += line("twilio.account-sid", o.account_sid);

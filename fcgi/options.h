@@ -53,6 +53,7 @@ struct Options {
   int outbox_concurrency = 8;          // deliveries in flight per process
   int outbox_retention_days = 7;       // done jobs are purged after this
   std::string templates;               // "" = built-in
+  std::string collation = "root";      // crm.collation, as ICU resolved it (collation.h)
   std::string public_url;
   std::string route_prefix;
   bool skip_signature = false;

@@ -11,11 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "db/sqlite.h"
 #include "directory/address.h"
+#include "directory/collation.h"
 #include "directory/schema.h"
 #include "directory/search.h"
-#include "directory/sqlite_util.h"
-#include "directory/text.h"
+#include "directory/sqlite_keys.h"
 
 namespace frontline {
 namespace {
@@ -27,16 +28,14 @@ class BatchInserter {
  public:
   static constexpr int kRowsPerBatch = 256;
 
-  ~BatchInserter() { sqlite3_finalize(full_); }
-
   // `into` is "table(col, …)" with `columns` columns.
   bool Init(sqlite3* db, const std::string& into, int columns, std::string* error) {
     db_ = db;
     into_ = into;
     columns_ = columns;
     values_.resize(static_cast<size_t>(kRowsPerBatch * columns));
-    full_ = PreparePersistent(db, Sql(kRowsPerBatch), error);
-    return full_ != nullptr;
+    full_ = db::Statement(db, Sql(kRowsPerBatch), error, db::Statement::Lifetime::kPersistent);
+    return full_.ok();
   }
 
   void Text(std::string_view value) {
@@ -58,21 +57,15 @@ class BatchInserter {
   // Ends a row; runs the batch when it is full.
   bool EndRow(std::string* error) {
     if (count_ < values_.size()) return true;
-    return Run(full_, error);
+    return Run(full_.get(), error);
   }
 
   // Inserts the rows of a partial batch.
   bool Flush(std::string* error) {
     if (count_ == 0) return true;
-    sqlite3_stmt* stmt = nullptr;
-    std::string sql = Sql(static_cast<int>(count_ / static_cast<size_t>(columns_)));
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      *error = SqliteError(db_, "import");
-      return false;
-    }
-    bool ok = Run(stmt, error);
-    sqlite3_finalize(stmt);
-    return ok;
+    db::Statement partial(db_, Sql(static_cast<int>(count_ / static_cast<size_t>(columns_))),
+                          error);
+    return partial.ok() && Run(partial.get(), error);
   }
 
  private:
@@ -104,7 +97,7 @@ class BatchInserter {
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) {
-      *error = SqliteError(db_, "import");
+      *error = db::Error(db_, "import");
       return false;
     }
     return true;
@@ -127,39 +120,8 @@ class BatchInserter {
   int columns_ = 0;
   std::vector<Value> values_;
   size_t count_ = 0;
-  sqlite3_stmt* full_ = nullptr;
+  db::Statement full_;
 };
-
-// What the writer needs besides a validated customer, derived from it on the writer thread
-// (which has time to spare while the parsing thread is busy). Reused from one customer to the
-// next.
-struct PreparedCustomer {
-  const Customer* customer = nullptr;
-  std::string sort_key;
-  std::vector<std::string> tokens;
-  std::string search_text;
-  std::vector<std::string> addresses;  // distinct normalised channel values
-  std::string channels_blob;
-  std::string links_blob;
-};
-
-void Prepare(const Customer& customer, PreparedCustomer* p) {
-  p->customer = &customer;
-  p->sort_key = FoldCase(customer.display_name);
-  p->tokens = SearchTokens(customer.display_name, customer.channels);
-  p->search_text = JoinSearchTokens(p->tokens);
-  p->addresses.clear();
-  for (const Channel& ch : customer.channels) {
-    std::string normalised = NormaliseAddress(ch.value);
-    if (std::find(p->addresses.begin(), p->addresses.end(), normalised) == p->addresses.end()) {
-      p->addresses.push_back(std::move(normalised));
-    }
-  }
-  p->channels_blob.clear();
-  AppendChannelsBlob(customer.channels, &p->channels_blob);
-  p->links_blob.clear();
-  AppendLinksBlob(customer.links, &p->links_blob);
-}
 
 // Rows of a WITHOUT ROWID table (group, key, customer) collected during a bulk load and
 // inserted at the end in primary-key order, which appends to the B-tree instead of inserting
@@ -224,8 +186,14 @@ class SortedRows {
 
 class SqliteImportWriter : public ImportWriter {
  public:
+  explicit SqliteImportWriter(std::unique_ptr<Collation> collation)
+      : collation_(std::move(collation)) {}
+
   ~SqliteImportWriter() override {
-    for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+    for (db::Statement& stmt : statements_) stmt = db::Statement();
+    customers_ = BatchInserter();
+    addresses_ = BatchInserter();
+    terms_ = BatchInserter();
     if (db_ != nullptr) {
       Abort();
       sqlite3_close_v2(db_);
@@ -237,45 +205,51 @@ class SqliteImportWriter : public ImportWriter {
     if (db_ == nullptr || !Migrate(db_, error)) return false;
     // A big page cache, in-memory temporaries and two sorter threads (CREATE INDEX) make bulk
     // loads several times faster. No memory map: the writer's pages live in its cache anyway.
-    return ExecSql(db_,
-                   "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; PRAGMA threads=2;"
-                   " PRAGMA mmap_size=0;",
-                   error);
+    return db::Exec(db_,
+                    "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; PRAGMA threads=2;"
+                    " PRAGMA mmap_size=0;",
+                    error);
   }
 
   void Abort() override {
-    if (in_transaction_) ExecSql(db_, "ROLLBACK", nullptr);
+    if (in_transaction_) (void)db::Exec(db_, "ROLLBACK", nullptr);
     in_transaction_ = false;
   }
 
   bool Begin(bool replace, std::string* error) override {
     // IMMEDIATE: take the write lock now (waiting on the busy timeout), not at the first write.
-    if (!ExecSql(db_, "BEGIN IMMEDIATE", error)) {
+    if (!db::Exec(db_, "BEGIN IMMEDIATE", error)) {
       *error = "begin import: " + *error;
       return false;
     }
     in_transaction_ = true;
-    if (replace && !ExecSql(db_,
-                            "DELETE FROM search_terms; DELETE FROM addresses;"
-                            "DELETE FROM customers; DELETE FROM worker_keys; DELETE FROM workers;",
-                            error)) {
+    if (replace && !db::Exec(db_,
+                             "DELETE FROM search_terms; DELETE FROM addresses;"
+                             "DELETE FROM customers; DELETE FROM worker_keys; DELETE FROM workers;",
+                             error)) {
       return false;
+    }
+    // The rows kept must have this collation's keys, like the rows about to be written.
+    bool current = false;
+    if (!KeysAreCurrent(db_, *collation_, &current, nullptr, error)) return false;
+    if (!current) {
+      size_t rebuilt = 0;
+      if (!RebuildKeys(db_, *collation_, &rebuilt, error)) return false;
     }
     // Empty customers table: nothing to update, so load in bulk: no lookups, the secondary
     // indexes dropped now and rebuilt by sorting at the end, rows inserted in batches, the
     // addresses and the search index inserted in key order.
-    sqlite3_stmt* count = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT NOT EXISTS (SELECT 1 FROM customers)", -1, &count,
-                           nullptr) != SQLITE_OK ||
-        sqlite3_step(count) != SQLITE_ROW) {
-      sqlite3_finalize(count);
-      *error = SqliteError(db_, "import");
-      return false;
+    {
+      db::Statement empty(db_, "SELECT NOT EXISTS (SELECT 1 FROM customers)", error);
+      if (!empty.ok()) return false;
+      if (empty.Next() != db::StepResult::kRow) {
+        *error = db::Error(db_, "import");
+        return false;
+      }
+      bulk_ = empty.Int(0) != 0;
     }
-    bulk_ = sqlite3_column_int(count, 0) != 0;
-    sqlite3_finalize(count);
     if (bulk_) {
-      if (!ExecSql(db_, BulkLoadDropIndexesSql(), error) ||
+      if (!db::Exec(db_, BulkLoadDropIndexesSql(), error) ||
           !customers_.Init(db_,
                            "customers(id, customer_id, display_name, sort_key, avatar,"
                            " details_title, details_content, worker, search_text, channels, links)",
@@ -287,16 +261,16 @@ class SqliteImportWriter : public ImportWriter {
     }
 
     // Existing worker keys.
-    sqlite3_stmt* keys = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT wkey, identity FROM worker_keys", -1, &keys, nullptr) !=
-        SQLITE_OK) {
-      *error = SqliteError(db_, "import");
-      return false;
+    {
+      db::Statement keys(db_, "SELECT wkey, identity FROM worker_keys", error);
+      if (!keys.ok()) return false;
+      db::StepResult step;
+      while ((step = keys.Next()) == db::StepResult::kRow) worker_keys_[keys.Text(1)] = keys.Int(0);
+      if (step == db::StepResult::kError) {
+        *error = db::Error(db_, "import");
+        return false;
+      }
     }
-    while (sqlite3_step(keys) == SQLITE_ROW) {
-      worker_keys_[ColumnText(keys, 1)] = sqlite3_column_int64(keys, 0);
-    }
-    sqlite3_finalize(keys);
 
     static const char* const kSql[kCount] = {
         "SELECT id, worker, search_text, channels FROM customers WHERE customer_id = ?1",
@@ -316,111 +290,105 @@ class SqliteImportWriter : public ImportWriter {
         " whatsapp_number = excluded.whatsapp_number",
     };
     for (int i = 0; i < kCount; ++i) {
-      statements_[i] = PreparePersistent(db_, kSql[i], error);
-      if (statements_[i] == nullptr) return false;
+      statements_[i] = db::Statement(db_, kSql[i], error, db::Statement::Lifetime::kPersistent);
+      if (!statements_[i].ok()) return false;
     }
-    return true;
+    return StoreKeysVersion(db_, *collation_, error);
   }
 
   // Writes one validated customer (insert or replace).
   bool AddCustomer(const Customer& customer, std::string* error) override {
-    Prepare(customer, &prepared_);
-    const PreparedCustomer& p = prepared_;
+    Prepare(customer);
     const Customer& c = customer;
     int64_t wkey;
     if (!WorkerKey(c.worker, &wkey, error)) return false;
-    if (bulk_) return BulkAddCustomer(p, wkey, error);
+    if (bulk_) return BulkAddCustomer(c, wkey, error);
 
     int64_t id = -1;
-    sqlite3_stmt* find = statements_[kFind];
     {
-      StatementReset reset(find);
-      BindText(find, 1, c.customer_id);
-      int rc = sqlite3_step(find);
-      if (rc == SQLITE_ROW) {
-        id = sqlite3_column_int64(find, 0);
-        // Remove the old search tokens (under the old worker's key) and addresses.
+      db::Statement& find = statements_[kFind];
+      db::ResetOnExit reset(find);
+      find.Bind(1, c.customer_id);
+      db::StepResult step = find.Next();
+      if (step == db::StepResult::kRow) {
+        id = find.Int(0);
+        // Remove the old search index rows (under the old worker's key) and addresses.
         int64_t old_wkey;
-        if (!WorkerKey(ColumnText(find, 1), &old_wkey, error)) return false;
-        std::string old_text = ColumnText(find, 2);
-        size_t i = 1;
-        while (i < old_text.size()) {
-          size_t end = old_text.find(' ', i);
-          if (end == std::string::npos) break;
-          sqlite3_stmt* del = statements_[kDeleteTerm];
-          StatementReset reset_del(del);
-          BindInt(del, 1, old_wkey);
-          BindText(del, 2, std::string_view(old_text).substr(i, end - i));
-          BindInt(del, 3, id);
-          if (!Step(del, error)) return false;
-          i = end + 1;
+        if (!WorkerKey(find.Text(1), &old_wkey, error)) return false;
+        for (const std::string& term : IndexTerms(SplitSearchText(find.Text(2)))) {
+          db::Statement& del = statements_[kDeleteTerm];
+          db::ResetOnExit reset_del(del);
+          del.Bind(1, old_wkey);
+          del.Bind(2, term);
+          del.Bind(3, id);
+          if (!del.Run("import", error)) return false;
         }
         std::vector<Channel> old_channels;
-        if (!DecodeChannelsBlob(ColumnBlob(find, 3), &old_channels)) {
+        if (!DecodeChannelsBlob(find.Blob(3), &old_channels)) {
           *error = "import: malformed channels of customer \"" + c.customer_id + "\"";
           return false;
         }
         for (const Channel& ch : old_channels) {
-          sqlite3_stmt* del = statements_[kDeleteAddress];
-          StatementReset reset_del(del);
-          BindText(del, 1, NormaliseAddress(ch.value));
-          BindInt(del, 2, id);
-          if (!Step(del, error)) return false;
+          db::Statement& del = statements_[kDeleteAddress];
+          db::ResetOnExit reset_del(del);
+          del.Bind(1, NormaliseAddress(ch.value));
+          del.Bind(2, id);
+          if (!del.Run("import", error)) return false;
         }
-      } else if (rc != SQLITE_DONE) {
-        *error = SqliteError(db_, "import");
+      } else if (step == db::StepResult::kError) {
+        *error = db::Error(db_, "import");
         return false;
       }
     }
 
-    sqlite3_stmt* write = statements_[id < 0 ? kInsert : kUpdate];
     {
-      StatementReset reset(write);
-      BindText(write, 1, c.customer_id);
-      BindText(write, 2, c.display_name);
-      BindText(write, 3, p.sort_key);
-      BindText(write, 4, c.avatar);
-      BindText(write, 5, c.details.title);
-      BindText(write, 6, c.details.content);
-      BindText(write, 7, c.worker);
-      BindText(write, 8, p.search_text);
-      BindBlob(write, 9, p.channels_blob);
-      BindBlob(write, 10, p.links_blob);
-      if (id >= 0) BindInt(write, 11, id);
-      if (!Step(write, error)) return false;
+      db::Statement& write = statements_[id < 0 ? kInsert : kUpdate];
+      db::ResetOnExit reset(write);
+      write.Bind(1, c.customer_id);
+      write.Bind(2, c.display_name);
+      write.BindBlob(3, keys_.sort_key);
+      write.Bind(4, c.avatar);
+      write.Bind(5, c.details.title);
+      write.Bind(6, c.details.content);
+      write.Bind(7, c.worker);
+      write.Bind(8, keys_.search_text);
+      write.BindBlob(9, channels_blob_);
+      write.BindBlob(10, links_blob_);
+      if (id >= 0) write.Bind(11, id);
+      if (!write.Run("import", error)) return false;
     }
     if (id < 0) id = sqlite3_last_insert_rowid(db_);
 
-    for (const std::string& address : p.addresses) {
-      sqlite3_stmt* s = statements_[kInsertAddress];
-      StatementReset reset(s);
-      BindText(s, 1, address);
-      BindInt(s, 2, id);
-      if (!Step(s, error)) return false;
+    for (const std::string& address : addresses_of_customer_) {
+      db::Statement& s = statements_[kInsertAddress];
+      db::ResetOnExit reset(s);
+      s.Bind(1, address);
+      s.Bind(2, id);
+      if (!s.Run("import", error)) return false;
     }
-    for (const std::string& token : p.tokens) {
-      sqlite3_stmt* s = statements_[kInsertTerm];
-      StatementReset reset(s);
-      BindInt(s, 1, wkey);
-      BindText(s, 2, token);
-      BindInt(s, 3, id);
-      if (!Step(s, error)) return false;
+    for (const std::string& term : keys_.index_terms) {
+      db::Statement& s = statements_[kInsertTerm];
+      db::ResetOnExit reset(s);
+      s.Bind(1, wkey);
+      s.Bind(2, term);
+      s.Bind(3, id);
+      if (!s.Run("import", error)) return false;
     }
     return true;
   }
 
   bool AddWorker(const Worker& w, std::string* error) override {
-    sqlite3_stmt* s = statements_[kUpsertWorker];
-    StatementReset reset(s);
-    BindText(s, 1, w.identity);
-    BindText(s, 2, w.sms_number);
-    BindText(s, 3, w.whatsapp_number);
-    return Step(s, error);
+    db::Statement& s = statements_[kUpsertWorker];
+    db::ResetOnExit reset(s);
+    s.Bind(1, w.identity);
+    s.Bind(2, w.sms_number);
+    s.Bind(3, w.whatsapp_number);
+    return s.Run("import", error);
   }
 
   bool Commit(std::string* error) override {
     if (bulk_ && !FinishBulkLoad(error)) return false;
-    if (!ExecSql(db_, "COMMIT", error)) {
+    if (!db::Exec(db_, "COMMIT", error)) {
       *error = "commit import: " + *error;
       return false;
     }
@@ -442,23 +410,41 @@ class SqliteImportWriter : public ImportWriter {
     kCount,
   };
 
-  bool BulkAddCustomer(const PreparedCustomer& p, int64_t wkey, std::string* error) {
-    const Customer& c = *p.customer;
+  // Derives what the rows need besides the customer (on the writer thread, which has time to
+  // spare while the parsing thread is busy); the buffers are reused from one customer to the
+  // next.
+  void Prepare(const Customer& customer) {
+    ComputeKeys(customer, *collation_, &keys_);
+    addresses_of_customer_.clear();
+    for (const Channel& ch : customer.channels) {
+      std::string normalised = NormaliseAddress(ch.value);
+      if (std::find(addresses_of_customer_.begin(), addresses_of_customer_.end(), normalised) ==
+          addresses_of_customer_.end()) {
+        addresses_of_customer_.push_back(std::move(normalised));
+      }
+    }
+    channels_blob_.clear();
+    AppendChannelsBlob(customer.channels, &channels_blob_);
+    links_blob_.clear();
+    AppendLinksBlob(customer.links, &links_blob_);
+  }
+
+  bool BulkAddCustomer(const Customer& c, int64_t wkey, std::string* error) {
     const int64_t id = ++last_id_;  // the table started empty
     customers_.Int(id);
     customers_.Text(c.customer_id);
     customers_.Text(c.display_name);
-    customers_.Text(p.sort_key);
+    customers_.Blob(keys_.sort_key);
     customers_.Text(c.avatar);
     customers_.Text(c.details.title);
     customers_.Text(c.details.content);
     customers_.Text(c.worker);
-    customers_.Text(p.search_text);
-    customers_.Blob(p.channels_blob);
-    customers_.Blob(p.links_blob);
+    customers_.Text(keys_.search_text);
+    customers_.Blob(channels_blob_);
+    customers_.Blob(links_blob_);
     if (!customers_.EndRow(error)) return false;
-    for (const std::string& address : p.addresses) pending_addresses_.Add(0, address, id);
-    for (const std::string& token : p.tokens) pending_terms_.Add(wkey, token, id);
+    for (const std::string& address : addresses_of_customer_) pending_addresses_.Add(0, address, id);
+    for (const std::string& term : keys_.index_terms) pending_terms_.Add(wkey, term, id);
     return true;
   }
 
@@ -470,7 +456,7 @@ class SqliteImportWriter : public ImportWriter {
       pending_terms_.Sort();
       pending_addresses_.Sort();
     });
-    bool ok = ExecSql(db_, BulkLoadCreateIndexesSql(), error);
+    bool ok = db::Exec(db_, BulkLoadCreateIndexesSql(), error);
     sorter.join();
     if (!ok) return false;
     ok = pending_addresses_.Drain([this, error](int64_t, std::string_view key, int64_t id) {
@@ -488,44 +474,46 @@ class SqliteImportWriter : public ImportWriter {
     return ok && terms_.Flush(error);
   }
 
-  bool Step(sqlite3_stmt* stmt, std::string* error) {
-    if (sqlite3_step(stmt) == SQLITE_DONE) return true;
-    *error = SqliteError(db_, "import");
-    return false;
-  }
-
   bool WorkerKey(const std::string& identity, int64_t* wkey, std::string* error) {
     auto it = worker_keys_.find(identity);
     if (it != worker_keys_.end()) {
       *wkey = it->second;
       return true;
     }
-    sqlite3_stmt* s = statements_[kInsertWorkerKey];
-    StatementReset reset(s);
-    BindText(s, 1, identity);
-    if (!Step(s, error)) return false;
+    db::Statement& s = statements_[kInsertWorkerKey];
+    db::ResetOnExit reset(s);
+    s.Bind(1, identity);
+    if (!s.Run("import", error)) return false;
     *wkey = sqlite3_last_insert_rowid(db_);
     worker_keys_.emplace(identity, *wkey);
     return true;
   }
 
+  std::unique_ptr<Collation> collation_;
   sqlite3* db_ = nullptr;
   bool in_transaction_ = false;
   bool bulk_ = false;
   int64_t last_id_ = 0;
-  sqlite3_stmt* statements_[kCount] = {};
+  db::Statement statements_[kCount];
   BatchInserter customers_, addresses_, terms_;
   std::unordered_map<std::string, int64_t> worker_keys_;
   SortedRows pending_addresses_;  // group 0
   SortedRows pending_terms_;      // grouped by worker key
-  PreparedCustomer prepared_;
+  // The customer being written (Prepare).
+  CustomerKeys keys_;
+  std::vector<std::string> addresses_of_customer_;
+  std::string channels_blob_;
+  std::string links_blob_;
 };
-
 
 }  // namespace
 
-std::unique_ptr<ImportWriter> OpenSqliteImportWriter(const std::string& path, std::string* error) {
-  auto writer = std::make_unique<SqliteImportWriter>();
+std::unique_ptr<ImportWriter> OpenSqliteImportWriter(const std::string& path,
+                                                     const std::string& collation,
+                                                     std::string* error) {
+  std::unique_ptr<Collation> c = Collation::Create(collation, error);
+  if (c == nullptr) return nullptr;
+  auto writer = std::make_unique<SqliteImportWriter>(std::move(c));
   if (!writer->Open(path, error)) return nullptr;
   return writer;
 }

@@ -16,8 +16,13 @@
 namespace frontline {
 
 // Opens (creating the file and schema when missing) the directory database at `path` without
-// taking the write lock. Null with `error` when it cannot be opened or migrated.
-std::unique_ptr<ImportWriter> OpenSqliteImportWriter(const std::string& path, std::string* error);
+// taking the write lock; sort keys use the collation for BCP 47 tag `collation` ("" or "root"
+// for the root collation), and Begin rebuilds the kept rows' keys when they were built with
+// another (sqlite_keys.h). Null with `error` when the collation is unknown or the database
+// cannot be opened or migrated.
+std::unique_ptr<ImportWriter> OpenSqliteImportWriter(const std::string& path,
+                                                     const std::string& collation,
+                                                     std::string* error);
 
 }  // namespace frontline
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "directory/fold.h"
 #include "directory/text.h"
 
 namespace frontline {
@@ -54,21 +55,30 @@ TEST_CASE("text: ToValidUtf8 replaces each byte that starts no UTF-8 sequence") 
   }
 }
 
-TEST_CASE("text: case folding") {
+TEST_CASE("fold: full case folding and accents removed, as SPEC §2 asks") {
   const std::pair<std::string, std::string> cases[] = {
       {"Bobby SHAFTOE", "bobby shaftoe"},
-      {"ZOË ÅNGSTRÖM", "zoë ångström"},
-      {"ŁÓDŹ", "łódź"},
+      {"José", "jose"},
+      {"Émile", "emile"},
+      {"Zoë", "zoe"},
+      {"Müller", "muller"},
+      {"Straße", "strasse"},  // full folding: ß is ss
+      {"ÅSA ÖBERG", "asa oberg"},
+      {"Jörg", "jorg"},
+      {"ŁÓDŹ", "łodz"},       // Ł is no L with an accent: it stays a letter of its own
       {"ΑΘΗΝΑ", "αθηνα"},
-      {"МОСКВА Ёлка", "москва ёлка"},
+      {"ΣΊΣΥΦΟΣ", "σισυφοσ"},  // final sigma folds too, the accent goes
+      {"МОСКВА Ёлка", "москва елка"},
       {"李小龍", "李小龍"},
-      {"×÷", "×÷"},
-      {"İ", "i"},
-      {"\xff\xfe", "\xff\xfe"},  // invalid bytes pass through
+      {"ﬁnance", "finance"},  // compatibility ligature
+      {"１２３", "123"},        // full-width digits
+      {"İstanbul", "istanbul"},
+      {"", ""},
+      {"\xff", "\xEF\xBF\xBD"},  // invalid UTF-8 counts as U+FFFD
   };
   for (const auto& [in, out] : cases) {
     CAPTURE(in);
-    CHECK(FoldCase(in) == out);
+    CHECK(FoldForSearch(in) == out);
   }
   CHECK(Utf8Length("zoë") == 3);
   CHECK(Utf8Length("李小龍") == 3);
@@ -85,17 +95,16 @@ TEST_CASE("search: customer tokens") {
       {"  Bobby   bobby ", {}, {"bobby"}},
       {"Seán \"The Captain\" O'Brien-Smith",
        {},
-       {"seán", "\"the", "the", "captain\"", "captain", "o'brien-smith", "o", "brien", "smith"}},
+       {"sean", "\"the", "the", "captain\"", "o'brien-smith", "brien-smith", "smith"}},
       {"李小龍", {}, {"李小龍"}},
       {"Joe",
        {{"sms", "+1 (555) 777-8888"}, {"whatsapp", "whatsapp:+15557778888"}},
-       {"joe", "15557778888",
-        "\x1f"
-        "88887775551"}},
+       {"joe", "\x1f" "15557778888"}},
       {"Ann",
        {{"email", "Ann.Lee@Example.com"}},
-       {"ann", "ann.lee@example.com", "lee", "example", "com"}},
+       {"ann", "ann.lee@example.com", "lee@example.com", "example.com", "com"}},
       {"", {{"chat", "worker one"}}, {"worker", "one"}},
+      {"Zoë Müller", {}, {"zoe", "muller"}},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -103,6 +112,14 @@ TEST_CASE("search: customer tokens") {
   }
   CHECK(JoinSearchTokens({"a", "b"}) == " a b ");
   CHECK(JoinSearchTokens({}) == " ");
+  CHECK(SplitSearchText(" a b ") == Strings{"a", "b"});
+  CHECK(SplitSearchText(" ").empty());
+}
+
+TEST_CASE("search: index terms: word tokens, and every suffix of a phone's digits") {
+  CHECK(IndexTerms({"joe", "\x1f" "15557"}) == Strings{"joe", "15557", "5557", "557", "57", "7"});
+  CHECK(IndexTerms({"\x1f" "1212", "\x1f" "212"}) == Strings{"1212", "212", "12", "2"});
+  CHECK(IndexTerms({}).empty());
 }
 
 TEST_CASE("search: query terms") {
@@ -112,14 +129,17 @@ TEST_CASE("search: query terms") {
       {"STEFA", {"stefa"}},
       {"bobby  Shaftoe", {"bobby", "shaftoe"}},
       {"bobby bobby", {"bobby"}},
-      {"+1 (555) 777-8888", {"15557778888"}},
+      {"+1 (555) 777-8888", {"1", "555", "7778888"}},
       {"whatsapp:+15557778888", {"15557778888"}},
       {"555-777", {"555777"}},
       {"Joe 8888", {"joe", "8888"}},
       {"8888 joe 1555", {"8888", "joe", "1555"}},
       {"555 +44", {"555", "44"}},
-      {"ZOË", {"zoë"}},
+      {"ZOË", {"zoe"}},
+      {"José", {"jose"}},
       {"o'brien", {"o'brien"}},
+      {"a\xc2\xa0" "b", {"a", "b"}},  // a no-break space folds to a space
+      {"tab\there", {"tab", "here"}},
   };
   for (const auto& [query, expected] : cases) {
     CAPTURE(query);
@@ -128,41 +148,94 @@ TEST_CASE("search: query terms") {
   CHECK(ParseSearchQuery("a b c d e f g h i j k l m n o p q r s").size() == kMaxSearchTerms);
 }
 
-TEST_CASE("search: matching") {
-  const std::string text =
-      JoinSearchTokens(SearchTokens("Bobby O'Shaftoe", {{"sms", "+1 555 777 8888"}}));
+TEST_CASE("search: matching, with SPEC §2's and the README's examples") {
+  struct Customer {
+    const char* name;
+    std::vector<Channel> channels;
+  };
+  const Customer uk{"Ana O'Brien", {{"sms", "+44 20 7946 0958"}, {"email", "ana@example.com"}}};
+  const Customer us{"Bobby Shaftoe", {{"sms", "+15558675310"}}};
+  const Customer accents{"José Émile Zoë Müller Straße", {}};
+  const Customer agent{"Agent 007", {}};
   struct Case {
+    const Customer* customer;
     const char* query;
     bool match;
   };
   const Case cases[] = {
-      {"", true},
-      {"bob", true},
-      {"BOBBY", true},
-      {"shaft", true},
-      {"o'shaftoe", true},
-      {"bobby shaft", true},
-      {"bobby x", false},
-      {"obby", false},  // not a prefix of a word
-      {"+1 555", true},
-      {"1555777", true},
-      {"15557778888", true},
-      {"+1 (555) 777-8888", true},
-      {"5557778888", true},  // ends with
-      {"7778888", true},
-      {"8888", true},
-      {"5777", false},  // middle of the number
-      {"bob 8888", true},
-      {"bob 9999", false},
+      {&uk, "", true},
+      {&uk, "ana", true},
+      {&uk, "ANA", true},
+      {&uk, "brien", true},     // after punctuation
+      {&uk, "o'brien", true},
+      {&uk, "obrien", false},
+      {&uk, "nao", false},      // not the start of a word
+      {&uk, "example", true},   // the email's words
+      {&uk, "example.com", true},
+      {&uk, "ana@example", true},
+      {&uk, "xample", false},
+      {&uk, "7946", true},      // digits anywhere in the phone number
+      {&uk, "20 7946", true},   // joined: 207946
+      {&uk, "020 7946 0958", true},  // joined 02079460958, trunk 0 dropped
+      {&uk, "02079460958", true},
+      {&uk, "+44 20 7946 0958", true},
+      {&uk, "(020) 7946-0958", true},
+      {&uk, "0958 7946", true},  // apart: each somewhere
+      {&uk, "7946 1234", false},
+      {&uk, "ana 0958", true},
+      {&uk, "bob 0958", false},
+      {&uk, "99999", false},
+      {&us, "555 867", true},    // the README's example
+      {&us, "5558675310", true},
+      {&us, "867-5310", true},
+      {&us, "+1 (555) 867-5310", true},
+      {&us, "8675", true},
+      {&us, "bob", true},
+      {&us, "shaft bob", true},
+      {&us, "bobby x", false},
+      {&accents, "jose", true},
+      {&accents, "JOSÉ", true},
+      {&accents, "emile", true},
+      {&accents, "zoe", true},
+      {&accents, "muller", true},
+      {&accents, "strasse", true},
+      {&accents, "straße", true},
+      {&agent, "007", true},    // a digit term also matches the start of a word
+      {&agent, "07", false},    // in a name only at a word's start (digits anywhere: phones)
+      {&agent, "7", false},
   };
   for (const Case& c : cases) {
+    CAPTURE(c.customer->name);
     CAPTURE(c.query);
+    const std::string text = JoinSearchTokens(SearchTokens(c.customer->name, c.customer->channels));
     CHECK(MatchesAllTerms(text, JoinTerms(ParseSearchQuery(c.query))) == c.match);
   }
   CHECK(PrefixUpperBound("abc") == "abc\xff");
   CHECK(IsDigits("0123"));
   CHECK_FALSE(IsDigits(""));
   CHECK_FALSE(IsDigits("12a"));
+}
+
+TEST_CASE("search: the driving range holds every match") {
+  struct Case {
+    Strings terms;
+    std::string lo, lo2;
+  };
+  const Case cases[] = {
+      {{}, "", ""},
+      {{"ana"}, "ana", ""},
+      {{"an", "brien"}, "brien", ""},
+      {{"ana", "02079460958"}, "02079460958", "2079460958"},
+      {{"0"}, "0", ""},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(JoinTerms(c.terms));
+    IndexRange range = DrivingRange(c.terms);
+    CHECK(range.lo == c.lo);
+    CHECK(range.lo2 == c.lo2);
+    CHECK(range.hi == (c.lo.empty() ? "" : PrefixUpperBound(c.lo)));
+    CHECK(range.hi2 == (c.lo2.empty() ? "" : PrefixUpperBound(c.lo2)));
+  }
 }
 
 }  // namespace
