@@ -224,9 +224,22 @@ IndexRange DrivingRange(const std::vector<std::string>& terms) {
       return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     }));
   };
+  // The first digit term may lose a leading 0 when the digit terms match joined (a trunk
+  // prefix): a lone "0" there implies nothing, so it drives only when nothing else can.
+  size_t digit_terms = 0;
+  const std::string* first_digits = nullptr;
+  for (const std::string& term : terms) {
+    if (!IsDigits(term)) continue;
+    if (first_digits == nullptr) first_digits = &term;
+    ++digit_terms;
+  }
+  auto weight = [&](const std::string& term) {
+    if (digit_terms > 1 && &term == first_digits && term == "0") return size_t{0};
+    return length(term);
+  };
   const std::string* best = &terms.front();
   for (const std::string& term : terms) {
-    if (length(term) > length(*best)) best = &term;
+    if (weight(term) > weight(*best)) best = &term;
   }
   range.lo = *best;
   range.hi = PrefixUpperBound(*best);

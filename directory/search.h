@@ -69,7 +69,8 @@ bool IsDigits(std::string_view s);
 
 // The ranges [lo, hi) and [lo2, hi2) of index terms such that every customer matching `terms`
 // has an index term in one of them: the longest term's prefix range, and for a digit term with
-// a leading 0 (maybe a trunk prefix) also the range of its digits after that 0. Unused ranges
+// a leading 0 (maybe a trunk prefix) also the range of its digits after that 0. (A first digit
+// term "0" among several, which the joined digits may drop whole, never drives.) Unused ranges
 // are empty ("", ""); both are empty for no terms.
 struct IndexRange {
   std::string lo, hi;

@@ -227,6 +227,9 @@ TEST_CASE("search: the driving range holds every match") {
       {{"an", "brien"}, "brien", ""},
       {{"ana", "02079460958"}, "02079460958", "2079460958"},
       {{"0"}, "0", ""},
+      {{"0", "b", "2"}, "b", ""},  // the fuzz finding: "02" joined drops the "0" whole
+      {{"0", "2"}, "2", ""},
+      {{"05", "2"}, "05", "5"},
   };
   for (const Case& c : cases) {
     CAPTURE(JoinTerms(c.terms));
