@@ -94,6 +94,18 @@ class Callbacks(unittest.TestCase):
             with self.subTest(query=query):
                 objects = self.crm_list("alice@example.com", Query=query)
                 self.assertEqual([c["customer_id"] for c in objects["customers"]], expected)
+        # Accents, punctuation and phone digits anywhere (SPEC §2), on the demo customers.
+        bob = [("jose", ["7"]), ("JOSÉ", ["7"]), ("maria", ["7"]), ("lopez", ["7"]),
+               ("garcia-lopez", ["7"]), ("brien", ["5"]), ("o'brien", ["5"]), ("sean", ["5"]),
+               ("87 123", ["5"]), ("087 123 4567", ["5"]), ("1234567", ["7", "5", "6"]),
+               ("612 34", ["7"]), ("李", ["6"])]
+        alice = [("zoe", ["4"]), ("angstrom", ["4"]), ("example.se", ["4"]),
+                 ("555 867", ["3"]), ("5558675310", ["3"]), ("8675", ["3"]), ("c", ["1", "2"])]
+        for worker, worker_cases in (("bob@example.com", bob), ("alice@example.com", alice)):
+            for query, expected in worker_cases:
+                with self.subTest(worker=worker, query=query):
+                    objects = self.crm_list(worker, Query=query)
+                    self.assertEqual([c["customer_id"] for c in objects["customers"]], expected)
         # Another worker's customers never show up in a search.
         self.assertEqual(self.crm_list("alice@example.com", Query="Captain")["customers"], [])
         self.assertEqual([c["customer_id"] for c in
@@ -173,6 +185,62 @@ class Callbacks(unittest.TestCase):
                      "Worker": "alice@example.com"}
                 p.update(params)
                 self.assertEqual(self.post(TEMPLATES, **p).status, status)
+
+
+class NameOrder(unittest.TestCase):
+    """The list order and search of SPEC §2 through nginx, on names chosen for it, with the
+    default (root) collation and with --crm.collation sv on the same directory file (whose
+    keys the responder rebuilds when it starts)."""
+    NAMES = ["Zoë Ball", "Zack", "José", "Jörg", "Eve", "Émile Zola", "Åsa Öberg", "Müller",
+             "Straße", "eve"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="frontline-order-")
+        cls.db = os.path.join(cls.tmp, "directory.db")
+        customers = [{"customer_id": str(i + 1), "display_name": name, "worker": "w@example.com",
+                      "channels": [{"type": "sms", "value": "+44 20 7946 %04d" % i}]}
+                     for i, name in enumerate(cls.NAMES)]
+        path = os.path.join(cls.tmp, "names.json")
+        write_json(path, customers)
+        frontline("import", "--directory", cls.db, path)
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["rm", "-rf", cls.tmp])
+
+    def names(self, stack, **params):
+        r = stack.post_form(CRM, [("Location", "GetCustomersList"), ("Worker", "w@example.com"),
+                                  ("PageSize", "3")] + list(params.items()))
+        self.assertEqual(r.status, 200, r)
+        objects = r.json()["objects"]
+        names = [c["display_name"] for c in objects["customers"]]
+        if "next_page_token" in objects:
+            names += self.names(stack, NextPageToken=objects["next_page_token"], **{
+                k: v for k, v in params.items() if k != "NextPageToken"})
+        return names
+
+    def test_root_then_swedish_order_and_search(self):
+        with Stack(args=["--directory", self.db]) as stack:
+            self.assertEqual(self.names(stack), ["Åsa Öberg", "Émile Zola", "eve", "Eve", "Jörg",
+                                                 "José", "Müller", "Straße", "Zack", "Zoë Ball"])
+            for query, expected in [("jose", ["José"]), ("emile", ["Émile Zola"]),
+                                    ("zoe", ["Zoë Ball"]), ("muller", ["Müller"]),
+                                    ("strasse", ["Straße"]), ("oberg", ["Åsa Öberg"]),
+                                    ("7946 0003", ["Jörg"]), ("020 7946 0004", ["Eve"]),
+                                    ("7946", self.names(stack))]:
+                with self.subTest(query=query):
+                    self.assertEqual(self.names(stack, Query=query), expected)
+        with Stack(args=["--directory", self.db, "--crm.collation", "sv"]) as stack:
+            # Swedish: å, ä and ö are letters after z.
+            self.assertEqual(self.names(stack), ["Émile Zola", "eve", "Eve", "José", "Jörg",
+                                                 "Müller", "Straße", "Zack", "Zoë Ball",
+                                                 "Åsa Öberg"])
+            self.assertIn("directory sort and search keys rebuilt", stack.read_log())
+        bad = frontline("check-config", "--directory", self.db, "--crm.collation", "xx",
+                        check=False)
+        self.assertEqual(bad.returncode, 78, bad.stderr)
+        self.assertIn("--crm.collation", bad.stderr)
 
 
 class DirectoryUnderChange(unittest.TestCase):
