@@ -215,6 +215,9 @@ SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions 
     : options_(std::move(options)),
       path_(std::move(path)),
       enqueue_db_(db),
+      enqueues_([this](const std::vector<PendingEnqueue*>& batch) { CommitEnqueues(batch); }),
+      claims_([this](const std::vector<PendingClaim*>& batch) { CommitClaims(batch); }),
+      finishes_([this](const std::vector<PendingFinish*>& batch) { CommitFinishes(batch); }),
       rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
   if (options_.owner.empty()) options_.owner = DefaultOwner(rng_());
@@ -260,46 +263,18 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_
     SetError(error, "outbox: job without a ConversationSid");
     return EnqueueResult::kError;
   }
-  // Group commit (leader/follower): each caller queues its job; whoever finds no commit in
-  // progress becomes the leader, takes every queued job and commits them in one fsync'd
-  // transaction, without holding batch_mu_ while SQLite works. A caller returns only once its
-  // batch is committed (or failed), and gives up with an error when its job has waited
-  // enqueue_timeout_ms without being taken; a taken job's wait is bounded by the leader's busy
-  // timeout and one commit.
+  // Group commit: the jobs of concurrent calls share one fsync'd transaction (CommitEnqueues).
+  // A call gives up with an error when its job has waited enqueue_timeout_ms without being
+  // taken; a taken job's wait is bounded by the leader's busy timeout and one commit.
   PendingEnqueue pending;
   pending.job = &job;
   pending.stored = stored_job;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.enqueue_timeout_ms);
-  {
-    std::unique_lock<std::mutex> lock(batch_mu_);
-    queue_.push_back(&pending);
-    while (!pending.done) {
-      if (!committing_) {
-        committing_ = true;
-        std::vector<PendingEnqueue*> batch;
-        batch.swap(queue_);
-        lock.unlock();
-        CommitBatch(batch);
-        lock.lock();
-        for (PendingEnqueue* p : batch) p->done = true;
-        committing_ = false;
-        batch_cv_.notify_all();
-        continue;
-      }
-      if (batch_cv_.wait_until(lock, deadline) != std::cv_status::timeout || pending.done) {
-        continue;
-      }
-      auto it = std::find(queue_.begin(), queue_.end(), &pending);
-      if (it != queue_.end()) {
-        queue_.erase(it);
-        SetError(error, "outbox: not stored within " + std::to_string(options_.enqueue_timeout_ms) +
-                            " ms (the database is busy)");
-        return EnqueueResult::kError;
-      }
-      // Taken by the leader: the commit decides, soon.
-      batch_cv_.wait(lock, [&pending] { return pending.done; });
-    }
+  if (!enqueues_.Submit(&pending, deadline)) {
+    SetError(error, "outbox: not stored within " + std::to_string(options_.enqueue_timeout_ms) +
+                        " ms (the database is busy)");
+    return EnqueueResult::kError;
   }
   if (pending.result == EnqueueResult::kError) {
     SetError(error, pending.error);
@@ -311,9 +286,9 @@ EnqueueResult SqliteEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored_
   return EnqueueResult::kEnqueued;
 }
 
-void SqliteEventStore::CommitBatch(const std::vector<PendingEnqueue*>& batch) {
+void SqliteEventStore::CommitEnqueues(const std::vector<PendingEnqueue*>& batch) {
   if (options_.on_batch_start) options_.on_batch_start(batch.size());
-  // Only the leader (committing_) uses enqueue_db_.
+  // Only the batch's leader uses enqueue_db_.
   sqlite3* db = enqueue_db_;
   std::string error;
   auto fail_all = [&batch, &error] {
@@ -373,65 +348,92 @@ int64_t SqliteEventStore::PurgeDone(int64_t limit, std::string* error) {
   return sqlite3_changes(db);
 }
 
-size_t SqliteEventStore::queued_enqueues() {
-  std::lock_guard<std::mutex> lock(batch_mu_);
-  return queue_.size();
-}
+size_t SqliteEventStore::queued_enqueues() { return enqueues_.queued(); }
 
 std::optional<OutboxRow> SqliteEventStore::Claim(std::string* error,
                                                  std::optional<int64_t> due_by) {
-  Connection conn(this, error);
-  if (!conn) return std::nullopt;
-  sqlite3* db = conn.get();
-  const int64_t now = options_.now_ms();
-  const int64_t due = due_by ? std::min(now, *due_by) : now;
   {
     // A read first, outside any write transaction: idle workers looking for work then never
     // take the write lock.
-    db::Statement peek(db,
+    Connection conn(this, error);
+    if (!conn) return std::nullopt;
+    const int64_t now = options_.now_ms();
+    db::Statement peek(conn.get(),
                        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND "
                        "next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?1))",
                        error);
     if (!peek.ok()) return std::nullopt;
     peek.Bind(1, now);
-    peek.Bind(2, due);
+    peek.Bind(2, due_by ? std::min(now, *due_by) : now);
     if (peek.Step() != SQLITE_ROW) {
-      SetError(error, db::Error(db, "outbox claim"));
+      SetError(error, db::Error(conn.get(), "outbox claim"));
       return std::nullopt;
     }
     if (peek.Int(0) == 0) return std::nullopt;
   }
-  db::Transaction txn(db, error);
-  if (!txn.ok()) return std::nullopt;
+  PendingClaim pending;
+  pending.due_by = due_by;
+  claims_.Submit(&pending);
+  if (!pending.error.empty()) SetError(error, pending.error);
+  return std::move(pending.row);
+}
+
+void SqliteEventStore::CommitClaims(const std::vector<PendingClaim*>& batch) {
+  std::string error;
+  auto fail_all = [&batch, &error] {
+    for (PendingClaim* p : batch) {
+      p->row.reset();
+      p->error = error;
+    }
+  };
+  Connection conn(this, &error);
+  if (!conn) return fail_all();
+  sqlite3* db = conn.get();
+  const int64_t now = options_.now_ms();
+  // The earliest due time asked for: no caller gets a job due later than it wanted.
+  int64_t due = now;
+  for (const PendingClaim* p : batch) {
+    if (p->due_by) due = std::min(due, *p->due_by);
+  }
+  db::Transaction txn(db, &error);
+  if (!txn.ok()) return fail_all();
   db::Statement select(db,
                        std::string("SELECT ") + kRowColumns +
                            " FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2"
-                           " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT 1",
-                       error);
-  if (!select.ok()) return std::nullopt;
+                           " AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id LIMIT ?3",
+                       &error);
+  db::Statement update(db, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+                       &error);
+  if (!select.ok() || !update.ok()) return fail_all();
   select.Bind(1, now);
   select.Bind(2, due);
-  int rc = select.Step();
-  if (rc == SQLITE_DONE) {
+  select.Bind(3, static_cast<int64_t>(batch.size()));
+  size_t next = 0;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    OutboxRow row = ReadRow(select);
+    row.lease_owner = options_.owner;
+    row.lease_until = now + options_.lease_ms;
+    batch[next++]->row = std::move(row);
+  }
+  if (rc != SQLITE_DONE) {
+    error = db::Error(db, "outbox claim");
+    return fail_all();
+  }
+  select.Reset();
+  for (size_t i = 0; i < next; ++i) {
+    const OutboxRow& row = *batch[i]->row;
+    update.Reset();
+    update.Bind(1, row.lease_owner);
+    update.Bind(2, row.lease_until);
+    update.Bind(3, row.id);
+    if (!update.Run("outbox lease", &error)) return fail_all();
+  }
+  if (next == 0) {
     (void)txn.Commit(nullptr);
-    return std::nullopt;
+    return;
   }
-  if (rc != SQLITE_ROW) {
-    SetError(error, db::Error(db, "outbox claim"));
-    return std::nullopt;
-  }
-  OutboxRow row = ReadRow(select);
-  db::Statement update(db, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
-                       error);
-  if (!update.ok()) return std::nullopt;
-  row.lease_owner = options_.owner;
-  row.lease_until = now + options_.lease_ms;
-  update.Bind(1, row.lease_owner);
-  update.Bind(2, row.lease_until);
-  update.Bind(3, row.id);
-  if (!update.Run("outbox lease", error)) return std::nullopt;
-  if (!txn.Commit(error)) return std::nullopt;
-  return row;
+  if (!txn.Commit(&error)) return fail_all();
 }
 
 int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_after_seconds) {
@@ -456,59 +458,80 @@ int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_af
 }
 
 bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::string* error) {
-  Connection conn(this, error);
-  if (!conn) return false;
+  PendingFinish pending;
+  pending.row = &row;
+  pending.delivery = &delivery;
+  finishes_.Submit(&pending);
+  if (!pending.ok) SetError(error, pending.error);
+  return pending.ok;
+}
+
+void SqliteEventStore::CommitFinishes(const std::vector<PendingFinish*>& batch) {
+  std::string error;
+  auto fail_all = [&batch, &error] {
+    for (PendingFinish* p : batch) {
+      p->ok = false;
+      p->error = error;
+    }
+  };
+  Connection conn(this, &error);
+  if (!conn) return fail_all();
   sqlite3* db = conn.get();
   const int64_t now = options_.now_ms();
-  std::string state = "done";
-  int64_t attempts_add = 0;
-  int64_t next_attempt_at = row.next_attempt_at;
-  std::string last_error;
-  switch (delivery.outcome) {
-    case Outcome::kDone:
-      break;
-    case Outcome::kRetry:
-      attempts_add = 1;
-      if (now - row.created_at >= options_.give_up_after_ms) {
-        state = "failed";
-        last_error = "gave up after " + std::to_string(options_.give_up_after_ms / 3600000) +
-                     " h: " + delivery.description;
-      } else {
-        state = "pending";
-        // Never later than the give-up time: the attempt then is the last one.
-        const int64_t remaining = row.created_at + options_.give_up_after_ms - now;
-        next_attempt_at =
-            now + std::min(Backoff(row.attempts + 1, delivery.retry_after_seconds), remaining);
-        last_error = delivery.description;
-      }
-      break;
-    case Outcome::kFailed:
-      attempts_add = 1;
-      state = "failed";
-      last_error = delivery.description;
-      break;
-  }
+  db::Transaction txn(db, &error);
+  if (!txn.ok()) return fail_all();
   db::Statement update(db,
                        "UPDATE outbox SET state = ?1, attempts = attempts + ?2,"
                        " next_attempt_at = ?3, last_error = ?4, lease_owner = NULL,"
                        " lease_until = NULL, updated_at = ?5"
                        " WHERE id = ?6 AND lease_owner = ?7 AND state = 'pending'",
-                       error);
-  if (!update.ok()) return false;
-  update.Bind(1, state);
-  update.Bind(2, attempts_add);
-  update.Bind(3, next_attempt_at);
-  update.Bind(4, last_error);
-  update.Bind(5, now);
-  update.Bind(6, row.id);
-  update.Bind(7, options_.owner);
-  // A single UPDATE is atomic; the busy timeout covers waiting for another writer.
-  if (!update.Run("outbox finish", error)) return false;
-  if (sqlite3_changes(db) != 1) {
-    SetError(error, "outbox job " + std::to_string(row.id) + ": lease lost before recording");
-    return false;
+                       &error);
+  if (!update.ok()) return fail_all();
+  for (PendingFinish* p : batch) {
+    const OutboxRow& row = *p->row;
+    const Delivery& delivery = *p->delivery;
+    std::string state = "done";
+    int64_t attempts_add = 0;
+    int64_t next_attempt_at = row.next_attempt_at;
+    std::string last_error;
+    switch (delivery.outcome) {
+      case Outcome::kDone:
+        break;
+      case Outcome::kRetry:
+        attempts_add = 1;
+        if (now - row.created_at >= options_.give_up_after_ms) {
+          state = "failed";
+          last_error = "gave up after " + std::to_string(options_.give_up_after_ms / 3600000) +
+                       " h: " + delivery.description;
+        } else {
+          state = "pending";
+          // Never later than the give-up time: the attempt then is the last one.
+          const int64_t remaining = row.created_at + options_.give_up_after_ms - now;
+          next_attempt_at =
+              now + std::min(Backoff(row.attempts + 1, delivery.retry_after_seconds), remaining);
+          last_error = delivery.description;
+        }
+        break;
+      case Outcome::kFailed:
+        attempts_add = 1;
+        state = "failed";
+        last_error = delivery.description;
+        break;
+    }
+    update.Reset();
+    update.Bind(1, state);
+    update.Bind(2, attempts_add);
+    update.Bind(3, next_attempt_at);
+    update.Bind(4, last_error);
+    update.Bind(5, now);
+    update.Bind(6, row.id);
+    update.Bind(7, options_.owner);
+    // One failing statement fails the batch: SQLite may have rolled the transaction back.
+    if (!update.Run("outbox finish", &error)) return fail_all();
+    p->ok = sqlite3_changes(db) == 1;
+    if (!p->ok) p->error = "outbox job " + std::to_string(row.id) + ": lease lost before recording";
   }
-  return true;
+  if (!txn.Commit(&error)) return fail_all();
 }
 
 bool SqliteEventStore::ReleaseLeases(std::string* error) {

@@ -16,12 +16,14 @@
 // claim and record (kill -9) leaves a lease that expires and is taken over by any dispatcher;
 // the add-participant call that may then repeat is harmless (409/50433 is "done").
 //
-// Thread-safety: SqliteEventStore may be used from any number of threads. Claims, outcomes
-// and counts each borrow a connection from a small pool (its mutex guards only the list, never
-// held while SQLite works), so several dispatcher workers run at once; Enqueue has its own
-// synchronous=FULL connection, used by one group-commit leader at a time (see Enqueue). No
-// mutex is held while SQLite waits for a lock or the disk, and nothing holds a connection
-// during a REST call.
+// Thread-safety: SqliteEventStore may be used from any number of threads. Enqueues, claims and
+// outcomes are each batched (events/group_commit.h): the calls made at once share one
+// transaction, run by one of them, so this process has at most three writers on the file
+// however many request threads and dispatcher workers it runs. Enqueue's batches use a
+// synchronous=FULL connection of their own; claims, outcomes and counts borrow a connection
+// from a small pool (its mutex guards only the list, never held while SQLite works). No mutex
+// is held while SQLite waits for a lock or the disk, and nothing holds a connection during a
+// REST call.
 // The free functions open their own connection and are safe from any thread.
 #ifndef FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
 #define FRONTLINE_EVENTS_SQLITE_EVENT_STORE_H_
@@ -29,7 +31,6 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,7 @@
 #include <vector>
 
 #include "events/event_store.h"
+#include "events/group_commit.h"
 #include "events/outbox.h"
 
 namespace frontline {
@@ -91,10 +93,12 @@ class SqliteEventStore : public EventStore {
   // EventStore (see there). The listener is guarded by a mutex.
   void SetEnqueueListener(std::function<void()> listener) override;
   // Claim first reads whether anything is due outside any write transaction, so idle workers
-  // never take the write lock; then selects and leases in one BEGIN IMMEDIATE transaction.
+  // never take the write lock; then selects and leases in one BEGIN IMMEDIATE transaction,
+  // shared by the Claim calls made at once (each gets its own job, oldest first).
   std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {}) override;
   // Failed "gave up after 24 h: ..." once the job is older than give_up_after_ms; a retry is
-  // never scheduled past that time (a huge Retry-After included).
+  // never scheduled past that time (a huge Retry-After included). The Finish calls made at once
+  // share one transaction; a lost lease fails only its own call.
   [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery,
                             std::string* error) override;
   [[nodiscard]] bool ReleaseLeases(std::string* error) override;
@@ -132,28 +136,40 @@ class SqliteEventStore : public EventStore {
     sqlite3* db_;
   };
 
-  // One Enqueue call waiting for its group commit; lives on the caller's stack.
+  // One call waiting for its batch (group_commit.h); each lives on the caller's stack and its
+  // result is set by the leader that commits it.
   struct PendingEnqueue {
     const OutboxJob* job = nullptr;
     OutboxJob* stored = nullptr;
     EnqueueResult result = EnqueueResult::kError;
     std::string error;
-    bool done = false;  // guarded by batch_mu_; result and error are read after it is set
+  };
+  struct PendingClaim {
+    std::optional<int64_t> due_by;
+    std::optional<OutboxRow> row;
+    std::string error;
+  };
+  struct PendingFinish {
+    const OutboxRow* row = nullptr;
+    const Delivery* delivery = nullptr;
+    bool ok = false;
+    std::string error;
   };
 
   SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
-  // The leader's part: stores every job of `batch` in one transaction and sets each result.
-  void CommitBatch(const std::vector<PendingEnqueue*>& batch);
+  // The leaders' parts: each runs one transaction for the whole batch and sets every result.
+  void CommitEnqueues(const std::vector<PendingEnqueue*>& batch);
+  void CommitClaims(const std::vector<PendingClaim*>& batch);
+  void CommitFinishes(const std::vector<PendingFinish*>& batch);
   sqlite3* Borrow(std::string* error);
   void Return(sqlite3* db);
 
   OutboxOptions options_;
   const std::string path_;
-  std::mutex batch_mu_;  // guards queue_ and committing_; never held while SQLite works
-  std::condition_variable batch_cv_;
-  std::vector<PendingEnqueue*> queue_;  // Enqueue calls not yet taken by a leader
-  bool committing_ = false;             // a leader is committing; only it uses enqueue_db_
-  sqlite3* enqueue_db_;                 // synchronous=FULL: Enqueue's commits are fsync'd
+  sqlite3* enqueue_db_;  // synchronous=FULL: Enqueue's commits are fsync'd; leaders only
+  GroupCommit<PendingEnqueue> enqueues_;
+  GroupCommit<PendingClaim> claims_;
+  GroupCommit<PendingFinish> finishes_;
   std::atomic<uint64_t> commits_{0};
   std::mutex pool_mu_;  // guards idle_ only; never held while SQLite works
   std::vector<sqlite3*> idle_;

@@ -398,6 +398,52 @@ TEST_CASE("outbox: an expired lease is taken over and the late owner cannot reco
   CHECK(row.last_error.empty());
 }
 
+TEST_CASE("outbox: concurrent claims get distinct jobs; a lost lease fails only its Finish") {
+  Fixture f;
+  constexpr int kJobs = 8;
+  for (int i = 0; i < kJobs; ++i) Enqueue(f.outbox.get(), AddJob("CH" + std::to_string(i)));
+  // More claimers than jobs, all at once: each job to one of them, the rest get nothing.
+  constexpr int kClaimers = 12;
+  std::vector<std::optional<OutboxRow>> claimed(kClaimers);
+  std::vector<std::string> errors(kClaimers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClaimers; ++i) {
+    threads.emplace_back([&, i] { claimed[i] = f.outbox->Claim(&errors[i]); });
+  }
+  for (std::thread& t : threads) t.join();
+  threads.clear();
+  std::set<int64_t> ids;
+  std::vector<OutboxRow> rows;
+  for (int i = 0; i < kClaimers; ++i) {
+    CHECK_MESSAGE(errors[i].empty(), errors[i]);
+    if (!claimed[i]) continue;
+    CHECK(claimed[i]->lease_owner == f.outbox->owner());
+    ids.insert(claimed[i]->id);
+    rows.push_back(*claimed[i]);
+  }
+  CHECK(ids.size() == kJobs);
+  CHECK(rows.size() == kJobs);
+  for (const OutboxRow& row : f.Rows()) CHECK(row.lease_owner == f.outbox->owner());
+
+  // Every outcome recorded at once; one row is not this store's lease any more (bogus id).
+  rows[0].id = 9999;
+  Delivery done;
+  done.outcome = Outcome::kDone;
+  std::vector<int> finished(kJobs, -1);
+  std::vector<std::string> finish_errors(kJobs);
+  for (int i = 0; i < kJobs; ++i) {
+    threads.emplace_back(
+        [&, i] { finished[i] = f.outbox->Finish(rows[i], done, &finish_errors[i]) ? 1 : 0; });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(finished[0] == 0);
+  CHECK(finish_errors[0].find("lease lost") != std::string::npos);
+  int done_rows = 0;
+  for (int i = 1; i < kJobs; ++i) CHECK_MESSAGE(finished[i] == 1, finish_errors[i]);
+  for (const OutboxRow& row : f.Rows()) done_rows += row.state == "done" ? 1 : 0;
+  CHECK(done_rows == kJobs - 1);
+}
+
 TEST_CASE("outbox: two processes on one file deliver 200 jobs exactly once") {
   Fixture f;
   auto a = f.NewOutbox();
