@@ -18,7 +18,9 @@
 #include "directory/export.h"
 #include "directory/import.h"
 #include "fcgi/progress.h"
+#include "db/postgres.h"
 #include "db/sqlite.h"
+#include "directory/pg_schema.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/connections.h"
 #include "fcgi/log.h"
@@ -96,7 +98,18 @@ void RequireAuthToken(const Options& options) {
 
 // serve, export and outbox work on a directory that exists: SQLite would silently create an
 // empty one at a mistyped path. Only import creates it.
+// The PostgreSQL stores land in steps: so far check-config connects (and migrates nothing);
+// the commands that need the directory refuse a PostgreSQL one rather than half-work.
+void RequireSqliteDirectory(const Options& options) {
+  if (pg::IsConnectionString(options.directory)) {
+    throw StartupError(kExitConfig,
+                       "--directory: PostgreSQL is not served by this version yet (only "
+                       "check-config connects to it); use a SQLite file");
+  }
+}
+
 void RequireDirectoryFile(const Options& options) {
+  RequireSqliteDirectory(options);
   std::string error;
   if (!DatabaseFileExists(options.directory, &error)) {
     throw StartupError(kExitConfig,
@@ -419,10 +432,37 @@ int OutboxCommand(const Options& options) {
   throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");
 }
 
+// check-config with a PostgreSQL directory: connects as serve would and reports the server's
+// version and the schema's (read only: nothing is created or migrated).
+void CheckPostgres(const Options& options) {
+  pg::ConnectOptions connect;
+  connect.conninfo = pg::LibpqConnInfo(options.directory);
+  connect.schema = options.postgres_schema;
+  std::string error;
+  std::unique_ptr<pg::Connection> conn = pg::Connection::Open(connect, &error);
+  if (conn == nullptr) throw StartupError(kExitConfig, "--directory: " + error);
+  const int server = conn->server_version();
+  const int version = pg::SchemaVersion(*conn, options.postgres_schema, "directory", &error);
+  if (version < 0) throw StartupError(kExitConfig, "--directory: " + error);
+  const int latest = static_cast<int>(PgDirectoryMigrations().size());
+  std::cout << "postgresql: server " << server / 10000 << "." << server % 10000 << ", schema "
+            << options.postgres_schema << ": directory version " << version << " of " << latest
+            << (version == 0 ? " (created on first start)"
+                : version < latest ? " (migrated on next start)"
+                : version > latest ? " (newer than this binary: it will refuse to start)"
+                                   : "")
+            << "\n";
+  if (version > latest) {
+    throw StartupError(kExitConfig, "--directory: schema " + options.postgres_schema +
+                                        " is newer than this binary");
+  }
+}
+
 int CheckConfig(const Options& options) {
   std::cout << DescribeOptions(options);
   RequireAuthToken(options);
   LoadTemplates(options);
+  if (pg::IsConnectionString(options.directory)) CheckPostgres(options);
   std::cout << "configuration ok\n";
   return kExitOk;
 }
@@ -430,6 +470,7 @@ int CheckConfig(const Options& options) {
 // Runs a command that opens the database outside the server, then hands any file it made to the
 // owner of the database folder (see MatchFolderOwner).
 int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
+  RequireSqliteDirectory(options);
   int status;
   std::string error;
   try {

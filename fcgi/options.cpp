@@ -13,6 +13,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "db/postgres.h"
 #include "directory/collation.h"
 #include "fcgi/listener.h"
 #include "twilio/url.h"
@@ -112,7 +113,14 @@ po::options_description SettingsDescription() {
     ("threads", po::value<int>()->default_value(8),
      env("threads", "request threads, each serving one request at a time (1..1024)").c_str())
     ("directory", po::value<std::string>()->default_value("/var/lib/frontline-fcgi/directory.db"),
-     env("directory", "SQLite customer directory file, shared by all processes on the host").c_str())
+     env("directory", "the customer directory: a SQLite file, shared by all processes on the "
+         "host, or a PostgreSQL database shared by every host (postgresql://... or "
+         "postgres://... URI, or postgresql: followed by libpq key=value pairs such as "
+         "service=NAME; libpq's PG* variables and ~/.pgpass apply), which then holds the event "
+         "state too").c_str())
+    ("postgres.schema", po::value<std::string>()->default_value("frontline")->value_name("NAME"),
+     "with a PostgreSQL directory: the schema of our tables (created and migrated by the "
+     "binary; lower-case letters, digits and _)")
     ("outbox", po::value<std::string>()->value_name("PATH"),
      env("outbox", "SQLite file of the outbox (event state), shared by all processes on the "
          "host; default outbox.db in the directory file's folder. Jobs left in an older "
@@ -606,6 +614,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.outbox_retention_days = Get<int>(vm, "outbox.retention", 7);
   options.templates = Get<std::string>(vm, "templates");
   options.collation = Get<std::string>(vm, "crm.collation");
+  options.postgres_schema = Get<std::string>(vm, "postgres.schema");
   options.public_url = Get<std::string>(vm, "public-url");
   options.route_prefix = Get<std::string>(vm, "route-prefix");
   options.web_server_addrs = Get<std::string>(vm, "web-server-addrs");
@@ -690,7 +699,24 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
     throw StartupError(kExitConfig, "--route-prefix: must start with '/'");
   }
   if (options.directory.empty()) throw StartupError(kExitConfig, "--directory: must not be empty");
-  if (options.outbox.empty()) options.outbox = DefaultOutboxPath(options.directory);
+  if (options.postgres_schema.empty() || options.postgres_schema.size() > 63 ||
+      options.postgres_schema.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
+          std::string::npos ||
+      (options.postgres_schema[0] >= '0' && options.postgres_schema[0] <= '9')) {
+    throw StartupError(kExitConfig,
+                       "--postgres.schema: must be 1-63 lower-case letters, digits and _, not "
+                       "starting with a digit");
+  }
+  if (pg::IsConnectionString(options.directory)) {
+    // One database for everything: the event state lives beside the directory's tables.
+    if (!options.outbox.empty()) {
+      throw StartupError(kExitConfig,
+                         "--outbox: SQLite only; with a PostgreSQL directory the outbox is in the "
+                         "same database");
+    }
+  } else if (options.outbox.empty()) {
+    options.outbox = DefaultOutboxPath(options.directory);
+  }
   if (options.outbox == options.directory) {
     throw StartupError(kExitConfig, "--outbox: must be another file than --directory");
   }
@@ -727,8 +753,14 @@ std::string DescribeOptions(const Options& o) {
   out += line("allow-any-peer", o.allow_any_peer ? "true" : "false");
   out += line("read-timeout", std::to_string(o.read_timeout_seconds));
   out += line("threads", std::to_string(o.threads));
-  out += line("directory", o.directory);
-  out += line("outbox", o.outbox);
+  if (pg::IsConnectionString(o.directory)) {
+    out += line("directory", pg::MaskPassword(o.directory));
+    out += line("postgres.schema", o.postgres_schema);
+    out += line("outbox", "(in the PostgreSQL database)");
+  } else {
+    out += line("directory", o.directory);
+    out += line("outbox", o.outbox);
+  }
   out += line("outbox.concurrency", std::to_string(o.outbox_concurrency));
   out += line("outbox.retention", std::to_string(o.outbox_retention_days) + " days");
   out += line("templates", o.templates.empty() ? "built-in" : o.templates);

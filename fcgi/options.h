@@ -48,8 +48,10 @@ struct Options {
   bool allow_any_peer = false;         // any TCP peer even on a non-loopback address
   int read_timeout_seconds = 10;       // for a whole request, and a new connection's first one
   int threads = 8;
-  std::string directory = "/var/lib/frontline-fcgi/directory.db";
-  std::string outbox;                  // event store file; ParseOptions fills the default
+  std::string directory = "/var/lib/frontline-fcgi/directory.db";  // a path or a libpq URI
+  std::string postgres_schema = "frontline";  // our tables' schema in a PostgreSQL directory
+  std::string outbox;                  // SQLite event store file; ParseOptions fills the default
+                                       // (empty with a PostgreSQL directory)
   int outbox_concurrency = 8;          // deliveries in flight per process
   int outbox_retention_days = 7;       // done jobs are purged after this
   std::string templates;               // "" = built-in

@@ -1,0 +1,155 @@
+// The one PostgreSQL layer of the stores (libpq): a connection opened from any libpq connection
+// string or URI (so PG* variables, .pgpass, service files and multi-host URIs with
+// target_session_attrs work as libpq documents them) with bounded waits (connect_timeout,
+// statement_timeout, lock_timeout) and search_path set to our schema; parameterised queries
+// with text or binary parameters; statements prepared once per connection; and versioned
+// migrations that several processes may run at once (an advisory lock serialises them).
+//
+// Errors are values: a Result says whether it succeeded and why not. A connection that broke
+// (server restart, failover, network) answers errors until Reset() reconnects it; callers
+// decide when to try (the stores back off).
+//
+// Thread-safety: the free functions are safe from any thread. A Connection, like libpq's
+// PGconn, must be used by one thread at a time.
+#ifndef FRONTLINE_DB_POSTGRES_H_
+#define FRONTLINE_DB_POSTGRES_H_
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace frontline {
+namespace pg {
+
+// True for the values of --directory that name a PostgreSQL database: "postgresql://…" and
+// "postgres://…" URIs (libpq's own spelling), and "postgresql:" followed by key=value pairs
+// (e.g. "postgresql:service=frontline" for a service file entry, or "postgresql:" alone for
+// PG* variables only).
+bool IsConnectionString(std::string_view directory);
+// What to give libpq for such a value: URIs as they are, "postgresql:…" without its prefix.
+std::string LibpqConnInfo(std::string_view directory);
+// `conninfo` with any password (URI userinfo or password=…) replaced by "****", for logs and
+// check-config.
+std::string MaskPassword(std::string_view conninfo);
+
+struct ConnectOptions {
+  std::string conninfo;             // as LibpqConnInfo gives it
+  std::string schema = "frontline";  // search_path; created by Migrate
+  int connect_timeout_s = 3;        // per host tried (libpq's connect_timeout)
+  int statement_timeout_ms = 3000;  // well under nginx's fastcgi_read_timeout (4 s)
+  int lock_timeout_ms = 2000;
+  std::string application_name = "frontline-fcgi";
+};
+
+// One parameter of a query: text (the default), binary bytes (bytea), or NULL.
+struct Param {
+  Param(std::string_view v) : value(v) {}  // NOLINT: implicit, so params read as a list
+  Param(const std::string& v) : value(v) {}  // NOLINT
+  Param(const char* v) : value(v) {}  // NOLINT
+  static Param Binary(std::string_view bytes) {
+    Param p(bytes);
+    p.binary = true;
+    return p;
+  }
+  static Param Null() {
+    Param p(std::string_view{});
+    p.null = true;
+    return p;
+  }
+  std::string_view value;
+  bool binary = false;
+  bool null = false;
+};
+
+// A query's outcome, owning libpq's PGresult. Rows are read as text (bytea arrives in binary
+// only when the query asked for binary results; see Connection::Query).
+class Result {
+ public:
+  Result() = default;
+  Result(PGresult* result, std::string error) : result_(result), error_(std::move(error)) {}
+  ~Result();
+  Result(Result&& other) noexcept;
+  Result& operator=(Result&& other) noexcept;
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+
+  // Commands and queries that succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  // The SQLSTATE of a server error ("" otherwise), e.g. "40001", "57014" (statement timeout).
+  std::string sqlstate() const;
+  int rows() const;
+  bool IsNull(int row, int column) const;
+  std::string_view Text(int row, int column) const;  // valid while the Result lives
+  int64_t Int(int row, int column) const;            // 0 for NULL or non-numbers
+  int64_t affected() const;                          // rows an INSERT/UPDATE/DELETE touched
+
+ private:
+  PGresult* result_ = nullptr;
+  std::string error_;
+};
+
+class Connection {
+ public:
+  // Connects and sets the session's timeouts and search_path. nullptr with `error` set (the
+  // password masked) when the server cannot be reached or refuses.
+  static std::unique_ptr<Connection> Open(const ConnectOptions& options, std::string* error);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs `sql` (one or more statements, no parameters).
+  Result Exec(const char* sql);
+  // Runs one statement with $1… parameters; binary_results asks for every column in binary
+  // (for bytea keys read back as bytes).
+  Result Query(const char* sql, const std::vector<Param>& params = {}, bool binary_results = false);
+  // As Query, through a statement prepared on this connection the first time `name` is used.
+  Result Prepared(const char* name, const char* sql, const std::vector<Param>& params = {},
+                  bool binary_results = false);
+
+  // False when libpq has seen the connection break; Reset() then reconnects (re-preparing
+  // statements on next use). Reset is true when the new connection works.
+  bool broken() const;
+  [[nodiscard]] bool Reset(std::string* error);
+  // The server's version as libpq reports it (e.g. 150006 for 15.6).
+  int server_version() const;
+  PGconn* get() const { return conn_; }
+
+ private:
+  Connection(PGconn* conn, ConnectOptions options) : conn_(conn), options_(std::move(options)) {}
+  [[nodiscard]] bool Configure(std::string* error);
+
+  PGconn* conn_;
+  ConnectOptions options_;
+  std::set<std::string> prepared_;
+};
+
+// One migration: a description for errors and the SQL that takes the schema one version up.
+struct Migration {
+  const char* description;
+  const char* sql;
+};
+
+// Brings `component`'s tables in options.schema to migrations.size(): creates the schema and
+// the frontline_versions(component, version) table when missing, then applies the missing
+// migrations in one transaction under a transaction-level advisory lock for the schema, so
+// processes starting at once apply each migration exactly once. Fails when the database is
+// newer than this binary (a version above migrations.size()). False with `error` set.
+[[nodiscard]] bool Migrate(Connection& conn, const std::string& schema, const char* component,
+                           const std::vector<Migration>& migrations, std::string* error);
+// The version of `component` in `schema`: 0 when none was applied yet, -1 with `error` set
+// on a database error. Reads only.
+int SchemaVersion(Connection& conn, const std::string& schema, const char* component,
+                  std::string* error);
+// `name` quoted as an SQL identifier ("a""b").
+std::string QuoteIdentifier(std::string_view name);
+
+}  // namespace pg
+}  // namespace frontline
+
+#endif  // FRONTLINE_DB_POSTGRES_H_
