@@ -12,10 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "db/postgres.h"
 #include "db/sqlite.h"
 #include "directory/customer.h"
 #include "directory/customer_json.h"
 #include "directory/customer_row.h"
+#include "directory/pg_schema.h"
 #include "directory/schema.h"
 
 namespace frontline {
@@ -44,10 +46,20 @@ void AppendCsvRow(std::initializer_list<std::string_view> fields, std::string* o
   out->push_back('\n');
 }
 
-// One read transaction over the database, streaming customers in customer_id order.
+// One consistent snapshot of the directory, customers streamed in customer_id order (bytewise).
 class Reader {
  public:
-  ~Reader() {
+  virtual ~Reader() = default;
+  // The next customer; false at the end or on error (then `error` is set).
+  virtual bool NextCustomer(Customer* c, std::string* error) = 0;
+  // Every worker, by identity (bytewise).
+  virtual bool Workers(std::vector<Worker>* workers, std::string* error) = 0;
+};
+
+// One read transaction over a SQLite file.
+class SqliteReader : public Reader {
+ public:
+  ~SqliteReader() override {
     // Statements and the transaction end before the connection closes.
     customers_ = db::Statement();
     workers_ = db::Statement();
@@ -73,8 +85,7 @@ class Reader {
     return workers_.ok();
   }
 
-  // The next customer; false at the end or on error (then `error` is set).
-  bool NextCustomer(Customer* c, std::string* error) {
+  bool NextCustomer(Customer* c, std::string* error) override {
     switch (customers_.Next()) {
       case db::StepResult::kDone:
         return false;
@@ -92,7 +103,7 @@ class Reader {
     return true;
   }
 
-  bool Workers(std::vector<Worker>* workers, std::string* error) {
+  bool Workers(std::vector<Worker>* workers, std::string* error) override {
     db::StepResult step;
     while ((step = workers_.Next()) == db::StepResult::kRow) {
       workers->push_back({workers_.Text(0), workers_.Text(1), workers_.Text(2)});
@@ -109,6 +120,83 @@ class Reader {
   std::unique_ptr<db::Transaction> transaction_;
   db::Statement customers_;
   db::Statement workers_;
+};
+
+// A REPEATABLE READ, READ ONLY transaction on PostgreSQL, customers fetched through a cursor
+// in batches so memory stays bounded. Rows are read in binary: text and bytea arrive as bytes.
+class PgReader : public Reader {
+ public:
+  bool Open(const std::string& conninfo, const std::string& schema, std::string* error) {
+    pg::ConnectOptions options;
+    options.conninfo = conninfo;
+    options.schema = schema;
+    options.statement_timeout_ms = 0;  // an export of a big directory takes its time
+    conn_ = pg::Connection::Open(options, error);
+    if (conn_ == nullptr) return false;
+    // As with a SQLite file that does not exist: no directory yet is an error, not an empty
+    // export; an older one is migrated, as the SQLite export does.
+    const int version = pg::SchemaVersion(*conn_, schema, "directory", error);
+    if (version < 0) return false;
+    if (version == 0) {
+      *error = "schema " + schema + " holds no directory (`frontline-fcgi import` creates it)";
+      return false;
+    }
+    if (!MigratePgDirectory(*conn_, schema, error)) return false;
+    pg::Result r = conn_->Exec(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+        " DECLARE export_customers NO SCROLL CURSOR FOR SELECT " FRONTLINE_CUSTOMER_COLUMNS
+        " FROM customers c ORDER BY c.customer_id COLLATE \"C\"");
+    if (!r.ok()) {
+      *error = "export: " + r.error();
+      return false;
+    }
+    return true;
+  }
+
+  bool NextCustomer(Customer* c, std::string* error) override {
+    if (next_ == batch_.rows()) {
+      if (done_) return false;
+      batch_ = conn_->Query("FETCH 1000 FROM export_customers", {}, /*binary_results=*/true);
+      next_ = 0;
+      if (!batch_.ok()) {
+        *error = "export customers: " + batch_.error();
+        return false;
+      }
+      if (batch_.rows() == 0) {
+        done_ = true;
+        return false;
+      }
+    }
+    std::string_view values[kCustomerColumns];
+    for (int i = 0; i < kCustomerColumns; ++i) values[i] = batch_.Text(next_, i);
+    ++next_;
+    std::string detail;
+    if (!ReadCustomerValues(values, c, &detail)) {
+      *error = "export customers: " + detail;
+      return false;
+    }
+    return true;
+  }
+
+  bool Workers(std::vector<Worker>* workers, std::string* error) override {
+    pg::Result r = conn_->Query(
+        "SELECT identity, sms_number, whatsapp_number FROM workers ORDER BY identity COLLATE \"C\"");
+    if (!r.ok()) {
+      *error = "export workers: " + r.error();
+      return false;
+    }
+    for (int i = 0; i < r.rows(); ++i) {
+      workers->push_back({std::string(r.Text(i, 0)), std::string(r.Text(i, 1)),
+                          std::string(r.Text(i, 2))});
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<pg::Connection> conn_;
+  pg::Result batch_;
+  int next_ = 0;
+  bool done_ = false;
 };
 
 bool ExportJson(Reader* reader, std::ostream& out, std::string* error) {
@@ -186,13 +274,22 @@ bool ExportCsv(Reader* reader, std::ostream& out, std::string* error) {
 
 }  // namespace
 
-bool ExportDirectory(const std::string& db_path, ExportFormat format, std::ostream& out,
-                     std::string* error) {
+bool ExportDirectory(const std::string& db_path, const std::string& postgres_schema,
+                     ExportFormat format, std::ostream& out, std::string* error) {
   std::string detail;
-  Reader reader;
-  bool ok = reader.Open(db_path, &detail) &&
-            (format == ExportFormat::kJson ? ExportJson(&reader, out, &detail)
-                                           : ExportCsv(&reader, out, &detail));
+  std::unique_ptr<Reader> reader;
+  bool ok;
+  if (pg::IsConnectionString(db_path)) {
+    auto pg_reader = std::make_unique<PgReader>();
+    ok = pg_reader->Open(pg::LibpqConnInfo(db_path), postgres_schema, &detail);
+    reader = std::move(pg_reader);
+  } else {
+    auto sqlite_reader = std::make_unique<SqliteReader>();
+    ok = sqlite_reader->Open(db_path, &detail);
+    reader = std::move(sqlite_reader);
+  }
+  ok = ok && (format == ExportFormat::kJson ? ExportJson(reader.get(), out, &detail)
+                                            : ExportCsv(reader.get(), out, &detail));
   if (ok && !out) {
     ok = false;
     detail = "write error";

@@ -18,10 +18,12 @@ namespace frontline {
 
 enum class ExportFormat { kJson, kCsv };
 
-// Writes the directory at `db_path` to `out`. False with `error` set when the database cannot
-// be read (e.g. it does not exist) or `out` fails; `out` may then hold a partial document.
-bool ExportDirectory(const std::string& db_path, ExportFormat format, std::ostream& out,
-                     std::string* error);
+// Writes the directory at `db_path` (a SQLite file, or a PostgreSQL connection string whose
+// tables are in `postgres_schema`) to `out`. False with `error` set when the database cannot
+// be read (e.g. the file does not exist) or `out` fails; `out` may then hold a partial
+// document.
+bool ExportDirectory(const std::string& db_path, const std::string& postgres_schema,
+                     ExportFormat format, std::ostream& out, std::string* error);
 
 }  // namespace frontline
 

@@ -7,16 +7,29 @@
 #include <memory>
 #include <utility>
 
+#include "db/postgres.h"
+
 #include "directory/import/csv_reader.h"
 #include "directory/import/input_stream.h"
 #include "directory/import/json_reader.h"
 #include "directory/import/record_sink.h"
+#include "directory/import/pg_writer.h"
 #include "directory/import/sqlite_writer.h"
 #include "directory/import/validate.h"
 #include "directory/import/writer_thread.h"
 
 namespace frontline {
 namespace {
+
+// The writer for the backend `db_path` names: a PostgreSQL connection string or a SQLite file.
+std::unique_ptr<ImportWriter> OpenWriter(const std::string& db_path, const ImportOptions& options,
+                                         std::string* error) {
+  if (pg::IsConnectionString(db_path)) {
+    return OpenPgImportWriter(pg::LibpqConnInfo(db_path), options.postgres_schema,
+                              options.collation, error);
+  }
+  return OpenSqliteImportWriter(db_path, options.collation, error);
+}
 
 std::string LowercaseExtension(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -94,7 +107,7 @@ bool ImportFiles(const std::string& db_path, const std::vector<std::string>& fil
     json.push_back(ext == "json");
   }
 
-  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, options.collation, &detail);
+  std::unique_ptr<ImportWriter> writer = OpenWriter(db_path, options, &detail);
   if (!writer) return fail(true);
 
   // Pass 1: read and validate everything, duplicates included, without the write lock.
@@ -145,7 +158,7 @@ bool ImportRecords(const std::string& db_path, const std::vector<Customer>& cust
     if (error != nullptr) *error = detail;
     return false;
   };
-  std::unique_ptr<ImportWriter> writer = OpenSqliteImportWriter(db_path, options.collation, &detail);
+  std::unique_ptr<ImportWriter> writer = OpenWriter(db_path, options, &detail);
   if (!writer) return fail(true);
   const std::string customers_name = "customers", workers_name = "workers";
   const uint64_t records = customers.size() + workers.size();

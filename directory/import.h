@@ -80,6 +80,7 @@ struct ImportProgress {
 struct ImportOptions {
   bool replace = false;  // --replace: swap the whole directory atomically
   std::string collation;  // crm.collation: the list order's locale ("" = root; collation.h)
+  std::string postgres_schema = "frontline";  // with a PostgreSQL `db_path`: our tables' schema
   // Called on the importing thread every 1024 records or so (may be empty); never at the end:
   // the caller knows when the call returns.
   std::function<void(const ImportProgress&)> progress;
@@ -93,7 +94,8 @@ struct ImportStats {
   bool database_failed = false;
 };
 
-// Imports `files` (see the formats above) into the database at `db_path`, creating the file
+// Imports `files` (see the formats above) into the database at `db_path` (a SQLite file, or a
+// PostgreSQL connection string as db/postgres.h: IsConnectionString says), creating the file
 // and schema when missing. True on success with `stats` (may be null) filled. False with
 // `error` = "file:line: reason" (or a database/file error), stats->database_failed set when the
 // database failed, and the database unchanged.

@@ -98,13 +98,13 @@ void RequireAuthToken(const Options& options) {
 
 // serve, export and outbox work on a directory that exists: SQLite would silently create an
 // empty one at a mistyped path. Only import creates it.
-// The PostgreSQL stores land in steps: so far check-config connects (and migrates nothing);
-// the commands that need the directory refuse a PostgreSQL one rather than half-work.
+// The PostgreSQL stores land in steps: so far check-config, import and export work on it; the
+// commands that need the serving stores (serve, outbox) refuse it rather than half-work.
 void RequireSqliteDirectory(const Options& options) {
   if (pg::IsConnectionString(options.directory)) {
     throw StartupError(kExitConfig,
-                       "--directory: PostgreSQL is not served by this version yet (only "
-                       "check-config connects to it); use a SQLite file");
+                       "--directory: PostgreSQL is not served by this version yet (check-config, "
+                       "import and export work on it); use a SQLite file");
   }
 }
 
@@ -308,12 +308,14 @@ int Import(const Options& options) {
   ImportOptions import_options;
   import_options.replace = options.replace;
   import_options.collation = options.collation;
+  import_options.postgres_schema = options.postgres_schema;
   ProgressBar bar(stderr);
   const bool draw = isatty(STDERR_FILENO) != 0;
   if (draw) import_options.progress = bar.Callback();
   ImportStats stats;
   std::string error;
-  if (!EnsureDatabaseFolder(options.directory, &error)) {
+  if (!pg::IsConnectionString(options.directory) &&
+      !EnsureDatabaseFolder(options.directory, &error)) {
     throw StartupError(kExitConfig, "import: " + error);
   }
   bool ok;
@@ -347,17 +349,20 @@ int Import(const Options& options) {
     return stats.database_failed ? kExitIoError : kExitDataError;
   }
   std::cerr << "imported " << stats.customers << " customers and " << stats.workers
-            << " workers into " << options.directory << (options.replace ? " (replaced)" : "")
+            << " workers into "
+            << (pg::IsConnectionString(options.directory) ? pg::MaskPassword(options.directory)
+                                                          : options.directory)
+            << (options.replace ? " (replaced)" : "")
             << "\n";
   return kExitOk;
 }
 
 int Export(const Options& options) {
   if (!options.arguments.empty()) throw StartupError(kExitUsage, "export takes no arguments");
-  RequireDirectoryFile(options);
+  if (!pg::IsConnectionString(options.directory)) RequireDirectoryFile(options);
   std::string error;
   ExportFormat format = options.export_format == "csv" ? ExportFormat::kCsv : ExportFormat::kJson;
-  if (!ExportDirectory(options.directory, format, std::cout, &error)) {
+  if (!ExportDirectory(options.directory, options.postgres_schema, format, std::cout, &error)) {
     std::cout.flush();
     throw StartupError(kExitConfig, "export: " + error);
   }
@@ -470,7 +475,7 @@ int CheckConfig(const Options& options) {
 // Runs a command that opens the database outside the server, then hands any file it made to the
 // owner of the database folder (see MatchFolderOwner).
 int RunOnDatabase(const Options& options, int (*command)(const Options&)) {
-  RequireSqliteDirectory(options);
+  if (pg::IsConnectionString(options.directory)) return command(options);  // no files to hand over
   int status;
   std::string error;
   try {

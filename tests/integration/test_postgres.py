@@ -1,8 +1,12 @@
 """PostgreSQL as the directory (SPEC §8, issue 11), against a real PostgreSQL server started for
 this file (pg_server.py). So far: check-config connects, reports the server and schema versions
-and masks a password; the commands that would need the PostgreSQL stores refuse them clearly;
-the options that make no sense with PostgreSQL are configuration errors."""
+and masks a password; import and export work on PostgreSQL exactly as on SQLite (the same
+sequence of imports gives the same export, addresses and search terms on both); serve and
+outbox refuse PostgreSQL clearly; options that make no sense with PostgreSQL are errors."""
+import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -91,11 +95,136 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("--outbox", r.stderr)
 
     def test_commands_not_served_yet_refuse_clearly(self):
-        for args in (["export"], ["outbox", "list"], ["import", "/dev/null"]):
+        for args in (["outbox", "list"], ["outbox", "deliver"]):
             with self.subTest(args=args):
                 r = run(args + ["--directory", self.pg.uri("frontline")])
                 self.assertEqual(r.returncode, 78, r.stderr)
                 self.assertIn("PostgreSQL is not served by this version yet", r.stderr)
+
+
+DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                    "customers.json")
+
+# Names and channels chosen to exercise the keys: accents and case (search folding, collation
+# order), punctuation inside words, phone numbers in several spellings.
+EXTRA = {"customers": [
+    {"customer_id": "x1", "display_name": "Émile Zola", "worker": "alice@example.com",
+     "channels": [{"type": "sms", "value": "+44 20 7946 0958"}]},
+    {"customer_id": "x2", "display_name": "Åsa Öberg-Lind", "worker": "bob@example.com",
+     "channels": [{"type": "whatsapp", "value": "whatsapp:+46701234567"},
+                  {"type": "email", "value": "asa@example.se"}],
+     "links": [{"type": "Web", "value": "https://example.se", "display_name": "Site"}],
+     "details": {"title": "Notes", "content": "Line 1\nLine \"2\", with, commas"}},
+    {"customer_id": "10", "display_name": "zoë ball", "worker": "carol@example.com",
+     "channels": [{"type": "sms", "value": "(555) 867-5310"}]},
+], "workers": [{"identity": "dave@example.com", "sms_number": "+15550009999"}]}
+
+
+class ImportExport(unittest.TestCase):
+    """The same imports into PostgreSQL and into a SQLite file: the same exports (JSON and CSV,
+    byte for byte) and the same address and search-term rows, after each step."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgresServer()
+        cls.pg.start()
+        cls.tmp = tempfile.mkdtemp(prefix="frontline-pgimport-")
+        cls.extra = os.path.join(cls.tmp, "extra.json")
+        with open(cls.extra, "w") as f:
+            json.dump(EXTRA, f, ensure_ascii=False)
+        cls.count = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def fresh(self):
+        """A new empty database and SQLite file: (uri, path)."""
+        ImportExport.count += 1
+        name = "d%d" % ImportExport.count
+        self.pg.create_database(name)
+        return self.pg.uri(name), os.path.join(self.tmp, name + ".db"), name
+
+    def both(self, uri, path, args):
+        a = run(["import", "--directory", uri] + args)
+        b = run(["import", "--directory", path] + args)
+        self.assertEqual((a.returncode, b.returncode), (b.returncode, b.returncode),
+                         a.stderr + b.stderr)
+        return a, b
+
+    def assert_same(self, uri, path, database):
+        for fmt in ("json", "csv"):
+            a = run(["export", "--directory", uri, "--format", fmt])
+            b = run(["export", "--directory", path, "--format", fmt])
+            self.assertEqual(a.returncode, 0, a.stderr)
+            self.assertEqual(b.returncode, 0, b.stderr)
+            self.assertEqual(a.stdout, b.stdout, fmt)
+        pg_rows = self.pg.psql(database, "SELECT c.customer_id, a.normalised FROM frontline.addresses a JOIN frontline.customers c ON c.id = a.customer UNION ALL SELECT c.customer_id || ' ' || k.identity, t.term FROM frontline.search_terms t JOIN frontline.customers c ON c.id = t.customer JOIN frontline.worker_keys k ON k.wkey = t.wkey").stdout.splitlines()
+        with sqlite3.connect(path) as db:
+            lite_rows = ["%s|%s" % r for r in db.execute(
+                "SELECT c.customer_id, a.normalised FROM addresses a JOIN customers c ON c.id = a.customer UNION ALL SELECT c.customer_id || ' ' || k.identity, t.term FROM search_terms t JOIN customers c ON c.id = t.customer JOIN worker_keys k ON k.wkey = t.wkey")]
+        self.assertEqual(sorted(pg_rows), sorted(lite_rows))
+        self.assertGreater(len(pg_rows), 20)
+
+    def test_the_same_imports_give_the_same_directory(self):
+        uri, path, database = self.fresh()
+        a, _ = self.both(uri, path, [DEMO])
+        self.assertEqual(a.returncode, 0, a.stderr)
+        self.assertIn("imported 10 customers and 3 workers into postgresql://", a.stderr)
+        self.assert_same(uri, path, database)
+        # Upsert: new customers, one existing id (10) changed, a new worker.
+        self.both(uri, path, [self.extra])
+        self.assert_same(uri, path, database)
+        # The same again changes nothing.
+        self.both(uri, path, [self.extra, DEMO])
+        self.assert_same(uri, path, database)
+        # --replace keeps only what it names.
+        self.both(uri, path, ["--replace", self.extra])
+        self.assert_same(uri, path, database)
+        out = json.loads(run(["export", "--directory", uri]).stdout)
+        self.assertEqual(sorted(c["customer_id"] for c in out["customers"]), ["10", "x1", "x2"])
+
+    def test_export_reimported_is_byte_identical(self):
+        uri, _, _ = self.fresh()
+        run(["import", "--directory", uri, DEMO, self.extra])
+        first = run(["export", "--directory", uri])
+        dumped = os.path.join(self.tmp, "dump.json")
+        with open(dumped, "w") as f:
+            f.write(first.stdout)
+        r = run(["import", "--directory", uri, "--replace", dumped])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(run(["export", "--directory", uri]).stdout, first.stdout)
+
+    def test_a_bad_record_changes_nothing(self):
+        uri, _, _ = self.fresh()
+        run(["import", "--directory", uri, DEMO])
+        before = run(["export", "--directory", uri]).stdout
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump([{"customer_id": "n1", "display_name": "New"}, {"display_name": "no id"}], f)
+        r = run(["import", "--directory", uri, "--replace", bad])
+        self.assertEqual(r.returncode, 65, r.stderr)
+        self.assertIn("bad.json", r.stderr)
+        self.assertEqual(run(["export", "--directory", uri]).stdout, before)
+
+    def test_export_before_any_import_says_so(self):
+        uri, _, _ = self.fresh()
+        r = run(["export", "--directory", uri])
+        self.assertEqual(r.returncode, 78)
+        self.assertIn("holds no directory", r.stderr)
+
+    def test_another_schema_is_another_directory(self):
+        uri, _, _ = self.fresh()
+        run(["import", "--directory", uri, DEMO])
+        r = run(["import", "--directory", uri, "--postgres.schema", "second", self.extra])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        one = json.loads(run(["export", "--directory", uri]).stdout)
+        two = json.loads(run(["export", "--directory", uri, "--postgres.schema", "second"]).stdout)
+        self.assertEqual(len(one["customers"]), 10)
+        self.assertEqual(len(two["customers"]), 3)
+        r = run(["check-config", "--directory", uri, "--postgres.schema", "second"])
+        self.assertRegex(r.stdout, r"schema second: directory version (\d+) of \1\n")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ using testing::TempDir;
 std::string Export(const std::string& db, ExportFormat format) {
   std::ostringstream out;
   std::string error;
-  REQUIRE_MESSAGE(ExportDirectory(db, format, out, &error), error);
+  REQUIRE_MESSAGE(ExportDirectory(db, "", format, out, &error), error);
   return out.str();
 }
 
@@ -97,7 +97,7 @@ TEST_CASE("export: empty directory and errors") {
   CHECK(ImportFiles(dir.File("f.db"), {json, csv}, {}, nullptr, &error));
 
   std::ostringstream out;
-  CHECK_FALSE(ExportDirectory(dir.File("missing.db"), ExportFormat::kJson, out, &error));
+  CHECK_FALSE(ExportDirectory(dir.File("missing.db"), "", ExportFormat::kJson, out, &error));
   CHECK(error.find("missing.db") != std::string::npos);
 }
 

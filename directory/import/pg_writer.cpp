@@ -1,0 +1,333 @@
+#include "directory/import/pg_writer.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "db/postgres.h"
+#include "directory/address.h"
+#include "directory/collation.h"
+#include "directory/pg_schema.h"
+#include "directory/schema.h"
+#include "directory/sqlite_keys.h"
+
+namespace frontline {
+namespace {
+
+// Rows in PostgreSQL's binary COPY format: a header, then per row the field count and each
+// field as a 32-bit length and its bytes (text and bytea as they are, bigint as 8 bytes, all
+// big-endian), then a trailer.
+class CopyRows {
+ public:
+  CopyRows() { Header(); }
+
+  void Row(int16_t fields) { Int16(fields); }
+  void Bytes(std::string_view value) {
+    Int32(static_cast<int32_t>(value.size()));
+    data_.append(value.data(), value.size());
+  }
+  void Int64(int64_t value) {
+    Int32(8);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      data_.push_back(static_cast<char>((static_cast<uint64_t>(value) >> shift) & 0xff));
+    }
+  }
+  // What was written since the last Take (the header first time), emptied.
+  std::string Take() { return std::exchange(data_, std::string()); }
+  size_t size() const { return data_.size(); }
+  void Trailer() { Int16(-1); }
+
+ private:
+  void Header() {
+    static const char kSignature[] = "PGCOPY\n\377\r\n";
+    data_.append(kSignature, sizeof(kSignature));  // with its NUL: 11 bytes
+    Int32(0);                                      // flags
+    Int32(0);                                      // header extension length
+  }
+  void Int16(int16_t v) {
+    data_.push_back(static_cast<char>((static_cast<uint16_t>(v) >> 8) & 0xff));
+    data_.push_back(static_cast<char>(static_cast<uint16_t>(v) & 0xff));
+  }
+  void Int32(int32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      data_.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
+    }
+  }
+
+  std::string data_;
+};
+
+// Sent to the server in pieces of about this size while customers stream in.
+constexpr size_t kCopyChunk = 1 << 20;
+
+class PgImportWriter : public ImportWriter {
+ public:
+  PgImportWriter(std::unique_ptr<pg::Connection> conn, std::unique_ptr<Collation> collation)
+      : conn_(std::move(conn)), collation_(std::move(collation)) {}
+
+  ~PgImportWriter() override { Abort(); }
+
+  bool Begin(bool replace, std::string* error) override {
+    if (!Run("BEGIN", error)) return false;
+    in_transaction_ = true;
+    // Another import waits here; readers (SELECT) are not blocked.
+    if (!Run("LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE", error)) return false;
+    if (replace && !Run("DELETE FROM search_terms; DELETE FROM addresses; DELETE FROM customers;"
+                        " DELETE FROM worker_keys; DELETE FROM workers",
+                        error)) {
+      return false;
+    }
+    if (!CheckKeys(error)) return false;
+    if (!Run("CREATE TEMP TABLE import_customers (seq bigint, customer_id text, display_name"
+             " text, sort_key bytea, avatar text, details_title text, details_content text,"
+             " worker text, search_text text, channels bytea, links bytea) ON COMMIT DROP;"
+             " CREATE TEMP TABLE import_addresses (seq bigint, normalised text) ON COMMIT DROP;"
+             " CREATE TEMP TABLE import_terms (seq bigint, term text) ON COMMIT DROP",
+             error)) {
+      return false;
+    }
+    return StartCopy(
+        "COPY import_customers (seq, customer_id, display_name, sort_key, avatar, details_title,"
+        " details_content, worker, search_text, channels, links) FROM STDIN (FORMAT binary)",
+        error);
+  }
+
+  bool AddCustomer(const Customer& c, std::string* error) override {
+    ComputeKeys(c, *collation_, &keys_);
+    const int64_t seq = ++seq_;
+    channels_blob_.clear();
+    AppendChannelsBlob(c.channels, &channels_blob_);
+    links_blob_.clear();
+    AppendLinksBlob(c.links, &links_blob_);
+    customers_.Row(11);
+    customers_.Int64(seq);
+    customers_.Bytes(c.customer_id);
+    customers_.Bytes(c.display_name);
+    customers_.Bytes(keys_.sort_key);
+    customers_.Bytes(c.avatar);
+    customers_.Bytes(c.details.title);
+    customers_.Bytes(c.details.content);
+    customers_.Bytes(c.worker);
+    customers_.Bytes(keys_.search_text);
+    customers_.Bytes(channels_blob_);
+    customers_.Bytes(links_blob_);
+    std::vector<std::string> seen;
+    for (const Channel& ch : c.channels) {
+      std::string normalised = NormaliseAddress(ch.value);
+      if (std::find(seen.begin(), seen.end(), normalised) != seen.end()) continue;
+      addresses_.Row(2);
+      addresses_.Int64(seq);
+      addresses_.Bytes(normalised);
+      seen.push_back(std::move(normalised));
+    }
+    for (const std::string& term : keys_.index_terms) {
+      terms_.Row(2);
+      terms_.Int64(seq);
+      terms_.Bytes(term);
+    }
+    if (customers_.size() >= kCopyChunk) return Send(customers_.Take(), error);
+    return true;
+  }
+
+  bool AddWorker(const Worker& worker, std::string* error) override {
+    (void)error;
+    workers_.push_back(worker);
+    return true;
+  }
+
+  bool Commit(std::string* error) override {
+    customers_.Trailer();
+    if (!Send(customers_.Take(), error) || !EndCopy(error)) return false;
+    addresses_.Trailer();
+    terms_.Trailer();
+    if (!CopyAll("COPY import_addresses (seq, normalised) FROM STDIN (FORMAT binary)",
+                 addresses_.Take(), error) ||
+        !CopyAll("COPY import_terms (seq, term) FROM STDIN (FORMAT binary)", terms_.Take(),
+                 error)) {
+      return false;
+    }
+    // The last record of a customer_id wins, as with SQLite's row-by-row upsert.
+    static const char* const kMerge =
+        "CREATE TEMP TABLE import_last ON COMMIT DROP AS SELECT DISTINCT ON (customer_id) *"
+        " FROM import_customers ORDER BY customer_id, seq DESC;"
+        "DELETE FROM search_terms t USING customers c, import_last i"
+        " WHERE t.customer = c.id AND c.customer_id = i.customer_id;"
+        "DELETE FROM addresses a USING customers c, import_last i"
+        " WHERE a.customer = c.id AND c.customer_id = i.customer_id;"
+        "INSERT INTO customers (customer_id, display_name, sort_key, avatar, details_title,"
+        " details_content, worker, search_text, channels, links)"
+        " SELECT customer_id, display_name, sort_key, avatar, details_title, details_content,"
+        " worker, search_text, channels, links FROM import_last ORDER BY seq"
+        " ON CONFLICT (customer_id) DO UPDATE SET display_name = EXCLUDED.display_name,"
+        " sort_key = EXCLUDED.sort_key, avatar = EXCLUDED.avatar,"
+        " details_title = EXCLUDED.details_title, details_content = EXCLUDED.details_content,"
+        " worker = EXCLUDED.worker, search_text = EXCLUDED.search_text,"
+        " channels = EXCLUDED.channels, links = EXCLUDED.links;"
+        "INSERT INTO worker_keys (wkey, identity)"
+        " SELECT (SELECT coalesce(max(wkey), 0) FROM worker_keys) + row_number() OVER"
+        " (ORDER BY w), w FROM (SELECT DISTINCT worker AS w FROM import_last) n"
+        " WHERE NOT EXISTS (SELECT 1 FROM worker_keys k WHERE k.identity = n.w);"
+        "INSERT INTO addresses (normalised, customer)"
+        " SELECT DISTINCT a.normalised, c.id FROM import_addresses a"
+        " JOIN import_last i ON i.seq = a.seq JOIN customers c ON c.customer_id = i.customer_id"
+        " ON CONFLICT DO NOTHING;"
+        "INSERT INTO search_terms (wkey, term, customer)"
+        " SELECT DISTINCT k.wkey, t.term, c.id FROM import_terms t"
+        " JOIN import_last i ON i.seq = t.seq JOIN customers c ON c.customer_id = i.customer_id"
+        " JOIN worker_keys k ON k.identity = c.worker ON CONFLICT DO NOTHING";
+    if (!Run(kMerge, error)) return false;
+    for (const Worker& w : workers_) {
+      pg::Result r = conn_->Query(
+          "INSERT INTO workers (identity, sms_number, whatsapp_number) VALUES ($1, $2, $3)"
+          " ON CONFLICT (identity) DO UPDATE SET sms_number = EXCLUDED.sms_number,"
+          " whatsapp_number = EXCLUDED.whatsapp_number",
+          {w.identity, w.sms_number, w.whatsapp_number});
+      if (!r.ok()) {
+        *error = "import: " + r.error();
+        return false;
+      }
+    }
+    pg::Result keys = conn_->Query(
+        "INSERT INTO settings (name, value) VALUES ('keys', $1)"
+        " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+        {KeysVersion(*collation_)});
+    if (!keys.ok()) {
+      *error = "import: " + keys.error();
+      return false;
+    }
+    if (!Run("COMMIT", error)) {
+      *error = "commit import: " + *error;
+      return false;
+    }
+    in_transaction_ = false;
+    return true;
+  }
+
+  void Abort() override {
+    if (copying_) {
+      PQputCopyEnd(conn_->get(), "import aborted");
+      DrainResults();
+      copying_ = false;
+    }
+    if (in_transaction_) (void)conn_->Exec("ROLLBACK");
+    in_transaction_ = false;
+  }
+
+ private:
+  bool Run(const char* sql, std::string* error) {
+    pg::Result r = conn_->Exec(sql);
+    if (!r.ok()) {
+      *error = "import: " + r.error();
+      return false;
+    }
+    return true;
+  }
+
+  // Rows kept from before must have this collation's keys, like the rows about to be written.
+  bool CheckKeys(std::string* error) {
+    pg::Result r = conn_->Query(
+        "SELECT (SELECT value FROM settings WHERE name = 'keys'),"
+        " EXISTS (SELECT 1 FROM customers)");
+    if (!r.ok()) {
+      *error = "import: " + r.error();
+      return false;
+    }
+    const std::string stored(r.Text(0, 0));
+    const bool has_rows = r.Text(0, 1) == "t";
+    if (!has_rows || stored == KeysVersion(*collation_)) return true;
+    *error = "import: the directory's sort and search keys were built with \"" + stored +
+             "\", not \"" + KeysVersion(*collation_) +
+             "\"; rebuilding them on PostgreSQL is not done yet: import --replace";
+    return false;
+  }
+
+  bool Send(const std::string& data, std::string* error) {
+    if (data.empty()) return true;
+    if (PQputCopyData(conn_->get(), data.data(), static_cast<int>(data.size())) != 1) {
+      *error = "import: COPY: " + std::string(PQerrorMessage(conn_->get()));
+      return false;
+    }
+    return true;
+  }
+
+  // Ends the COPY in progress and reads its outcome.
+  bool EndCopy(std::string* error) {
+    copying_ = false;
+    if (PQputCopyEnd(conn_->get(), nullptr) != 1) {
+      *error = "import: COPY: " + std::string(PQerrorMessage(conn_->get()));
+      DrainResults();
+      return false;
+    }
+    bool ok = true;
+    while (PGresult* result = PQgetResult(conn_->get())) {
+      if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        ok = false;
+        *error = "import: COPY: " + std::string(PQresultErrorMessage(result));
+        while (!error->empty() && error->back() == '\n') error->pop_back();
+      }
+      PQclear(result);
+    }
+    return ok;
+  }
+
+  // Starts `sql`, a COPY … FROM STDIN.
+  bool StartCopy(const char* sql, std::string* error) {
+    PGresult* start = PQexec(conn_->get(), sql);
+    copying_ = start != nullptr && PQresultStatus(start) == PGRES_COPY_IN;
+    if (!copying_) {
+      *error = "import: " + std::string(start != nullptr ? PQresultErrorMessage(start)
+                                                         : PQerrorMessage(conn_->get()));
+      while (!error->empty() && error->back() == '\n') error->pop_back();
+    }
+    PQclear(start);
+    return copying_;
+  }
+
+  bool CopyAll(const char* sql, const std::string& data, std::string* error) {
+    if (!StartCopy(sql, error)) return false;
+    for (size_t off = 0; off < data.size(); off += kCopyChunk) {
+      if (!Send(data.substr(off, kCopyChunk), error)) return false;
+    }
+    return EndCopy(error);
+  }
+
+  void DrainResults() {
+    while (PGresult* result = PQgetResult(conn_->get())) PQclear(result);
+  }
+
+  std::unique_ptr<pg::Connection> conn_;
+  std::unique_ptr<Collation> collation_;
+  bool in_transaction_ = false;
+  bool copying_ = false;
+  int64_t seq_ = 0;
+  CustomerKeys keys_;
+  std::string channels_blob_;
+  std::string links_blob_;
+  CopyRows customers_;
+  CopyRows addresses_;
+  CopyRows terms_;
+  std::vector<Worker> workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImportWriter> OpenPgImportWriter(const std::string& conninfo,
+                                                 const std::string& schema,
+                                                 const std::string& collation,
+                                                 std::string* error) {
+  std::unique_ptr<Collation> c = Collation::Create(collation, error);
+  if (c == nullptr) return nullptr;
+  pg::ConnectOptions options;
+  options.conninfo = conninfo;
+  options.schema = schema;
+  // An import may take minutes: no statement bound; it waits for another import's lock only
+  // as long as a webhook would (lock_timeout), then says so.
+  options.statement_timeout_ms = 0;
+  std::unique_ptr<pg::Connection> conn = pg::Connection::Open(options, error);
+  if (conn == nullptr || !MigratePgDirectory(*conn, schema, error)) return nullptr;
+  return std::make_unique<PgImportWriter>(std::move(conn), std::move(c));
+}
+
+}  // namespace frontline
