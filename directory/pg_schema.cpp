@@ -3,9 +3,10 @@
 namespace frontline {
 
 const std::vector<pg::Migration>& PgDirectoryMigrations() {
-  // Append only: entry i brings the schema from version i to version i + 1. Text compared
-  // bytewise (COLLATE "C") wherever the SQLite file compares bytes: addresses and search
-  // terms are our own normalised forms, the order is the collation's sort key.
+  // Append only: entry i brings the schema from version i to version i + 1. Compared bytewise
+  // wherever the SQLite file compares bytes: text COLLATE "C" for ids and addresses, bytea
+  // for the sort key and the search terms (a search range's upper bound, search.h
+  // PrefixUpperBound, need not be valid UTF-8, which a text parameter must be).
   static const std::vector<pg::Migration> migrations = {
       {"customers, addresses, workers, search terms and settings", R"sql(
 CREATE TABLE customers (
@@ -40,7 +41,7 @@ CREATE TABLE worker_keys (
 );
 CREATE TABLE search_terms (
   wkey bigint NOT NULL,
-  term text COLLATE "C" NOT NULL,
+  term bytea NOT NULL,
   customer bigint NOT NULL,
   PRIMARY KEY (wkey, term, customer)
 );

@@ -84,7 +84,7 @@ class PgImportWriter : public ImportWriter {
              " text, sort_key bytea, avatar text, details_title text, details_content text,"
              " worker text, search_text text, channels bytea, links bytea) ON COMMIT DROP;"
              " CREATE TEMP TABLE import_addresses (seq bigint, normalised text) ON COMMIT DROP;"
-             " CREATE TEMP TABLE import_terms (seq bigint, term text) ON COMMIT DROP",
+             " CREATE TEMP TABLE import_terms (seq bigint, term bytea) ON COMMIT DROP",
              error)) {
       return false;
     }

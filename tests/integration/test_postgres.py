@@ -5,6 +5,7 @@ sequence of imports gives the same export, addresses and search terms on both); 
 outbox refuse PostgreSQL clearly; options that make no sense with PostgreSQL are errors."""
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -160,7 +161,7 @@ class ImportExport(unittest.TestCase):
             self.assertEqual(a.returncode, 0, a.stderr)
             self.assertEqual(b.returncode, 0, b.stderr)
             self.assertEqual(a.stdout, b.stdout, fmt)
-        pg_rows = self.pg.psql(database, "SELECT c.customer_id, a.normalised FROM frontline.addresses a JOIN frontline.customers c ON c.id = a.customer UNION ALL SELECT c.customer_id || ' ' || k.identity, t.term FROM frontline.search_terms t JOIN frontline.customers c ON c.id = t.customer JOIN frontline.worker_keys k ON k.wkey = t.wkey").stdout.splitlines()
+        pg_rows = self.pg.psql(database, "SELECT c.customer_id, a.normalised FROM frontline.addresses a JOIN frontline.customers c ON c.id = a.customer UNION ALL SELECT c.customer_id || ' ' || k.identity, convert_from(t.term, 'UTF8') FROM frontline.search_terms t JOIN frontline.customers c ON c.id = t.customer JOIN frontline.worker_keys k ON k.wkey = t.wkey").stdout.splitlines()
         with sqlite3.connect(path) as db:
             lite_rows = ["%s|%s" % r for r in db.execute(
                 "SELECT c.customer_id, a.normalised FROM addresses a JOIN customers c ON c.id = a.customer UNION ALL SELECT c.customer_id || ' ' || k.identity, t.term FROM search_terms t JOIN customers c ON c.id = t.customer JOIN worker_keys k ON k.wkey = t.wkey")]
@@ -225,6 +226,25 @@ class ImportExport(unittest.TestCase):
         self.assertEqual(len(two["customers"]), 3)
         r = run(["check-config", "--directory", uri, "--postgres.schema", "second"])
         self.assertRegex(r.stdout, r"schema second: directory version (\d+) of \1\n")
+
+
+class DirectoryOnBothBackends(unittest.TestCase):
+    """The directory's behaviour cases (tests/unit/sqlite_directory_test.cpp, the ones written
+    as TEST_CASE_TEMPLATE over both backends: lookups, workers, list order and paging, page
+    tokens and anchors, search) run against PostgreSQL here, each in a schema of its own."""
+
+    def test_the_directory_cases_pass_on_postgresql(self):
+        unit_tests = os.environ.get("FRONTLINE_UNIT_TESTS")
+        self.assertTrue(unit_tests, "FRONTLINE_UNIT_TESTS is not set (ctest sets it)")
+        with PostgresServer() as pg:
+            pg.create_database("cases")
+            r = subprocess.run([unit_tests, "-tc=directory:*<*PgBackend>", "-s"],
+                               env=dict(os.environ, FRONTLINE_TEST_POSTGRES=pg.uri("cases")),
+                               capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr[-2000:])
+        self.assertNotIn("skipped:", r.stdout)
+        ran = int(re.search(r"test cases:\s+(\d+) \|\s+(\d+) passed", r.stdout).group(2))
+        self.assertGreaterEqual(ran, 6, r.stdout[-2000:])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #include "directory/sqlite_directory.h"
 
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -8,10 +10,13 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "directory/collation.h"
 #include "directory/cursor.h"
+#include "db/postgres.h"
 #include "directory/import.h"
+#include "directory/pg_directory.h"
 #include "directory/schema.h"
 #include "directory/text.h"
 #include "tests/unit/directory_test_util.h"
@@ -28,11 +33,27 @@ std::vector<std::string> Ids(const ListResult& r) {
   return ids;
 }
 
+// The backends the behaviour cases below run on (TEST_CASE_TEMPLATE): SQLite always;
+// PostgreSQL when FRONTLINE_TEST_POSTGRES names a database we may create schemas in, as
+// integration/postgres does against a server of its own (without it those cases say they were
+// skipped). Each fixture gets a fresh file or a fresh schema.
+struct SqliteBackend {
+  using DirectoryType = SqliteDirectory;
+  static constexpr const char* kName = "sqlite";
+};
+struct PgBackend {
+  using DirectoryType = PgDirectory;
+  static constexpr const char* kName = "postgresql";
+};
+
 // A directory with a handful of customers for alice and bob.
+template <typename Backend>
 struct Fixture {
   TempDir dir;
   std::string db = dir.File("directory.db");
-  std::unique_ptr<SqliteDirectory> directory;
+  ImportOptions options;
+  std::unique_ptr<typename Backend::DirectoryType> directory;
+  bool skipped = false;
 
   Fixture() {
     std::vector<Customer> customers;
@@ -54,9 +75,27 @@ struct Fixture {
     customers.back().channels = {{"email", "Someone@Example.com"}};
     std::vector<Worker> workers = {{"alice@example.com", "", ""},
                                    {"bob@example.com", "+15550009999", "whatsapp:+15550009999"}};
+    if constexpr (std::is_same_v<Backend, PgBackend>) {
+      const char* uri = std::getenv("FRONTLINE_TEST_POSTGRES");
+      if (uri == nullptr || *uri == '\0') {
+        MESSAGE("skipped: FRONTLINE_TEST_POSTGRES is not set (integration/postgres sets it)");
+        skipped = true;
+        return;
+      }
+      static int counter = 0;
+      db = uri;
+      options.postgres_schema = "t" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    }
     std::string error;
-    REQUIRE_MESSAGE(ImportRecords(db, customers, workers, {}, nullptr, &error), error);
-    directory = SqliteDirectory::Open(db, &error);
+    REQUIRE_MESSAGE(ImportRecords(db, customers, workers, options, nullptr, &error), error);
+    if constexpr (std::is_same_v<Backend, PgBackend>) {
+      pg::ConnectOptions connect;
+      connect.conninfo = pg::LibpqConnInfo(db);
+      connect.schema = options.postgres_schema;
+      directory = PgDirectory::Open(connect, "", &error);
+    } else {
+      directory = SqliteDirectory::Open(db, &error);
+    }
     REQUIRE_MESSAGE(directory != nullptr, error);
   }
 
@@ -70,6 +109,12 @@ struct Fixture {
     return directory->ListCustomers(request);
   }
 };
+using SqliteFixture = Fixture<SqliteBackend>;
+
+// Declares `f`, the backend's fixture, and ends the case when the backend is not available.
+#define BACKEND_FIXTURE(f) \
+  Fixture<T> f;            \
+  if (f.skipped) return
 
 TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
   TempDir dir;
@@ -96,8 +141,8 @@ TEST_CASE("sqlite directory: open creates the schema and is idempotent") {
   }
 }
 
-TEST_CASE("sqlite directory: FindById") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: FindById", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   auto joe = f.directory->FindById("3");
   REQUIRE(joe.found());
   CHECK(joe->display_name == "Joseph Martin");
@@ -115,8 +160,8 @@ TEST_CASE("sqlite directory: FindById") {
   CHECK(f.directory->FindById("3 ").absent());
 }
 
-TEST_CASE("sqlite directory: FindByAddress") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: FindByAddress", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   struct Case {
     const char* address;
     const char* id;  // nullptr: not found
@@ -151,8 +196,8 @@ TEST_CASE("sqlite directory: FindByAddress") {
   CHECK(joe->links.size() == 2);
 }
 
-TEST_CASE("sqlite directory: workers") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: workers", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   auto bob = f.directory->FindWorker("bob@example.com");
   REQUIRE(bob.found());
   CHECK(bob->sms_number == "+15550009999");
@@ -165,8 +210,8 @@ TEST_CASE("sqlite directory: workers") {
         std::vector<std::string>{"alice@example.com", "bob@example.com"});
 }
 
-TEST_CASE("sqlite directory: list order, worker filter and paging") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: list order, worker filter and paging", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   // By display name in the root collation (letters first, then accents, then case: "Ängel"
   // before "bobby" before "Bobby"), then customer_id.
   const std::vector<std::string> alice_order = {"4", "1", "2", "3", "10"};
@@ -204,8 +249,8 @@ TEST_CASE("sqlite directory: list order, worker filter and paging") {
   CHECK(five.next_page_token.empty());
 }
 
-TEST_CASE("sqlite directory: bad token and anchors") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: bad token and anchors", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   CHECK(f.List("", "alice@example.com", 30, "garbage").status == ListResult::Status::kBadPageToken);
   CHECK(f.List("", "alice@example.com", 30, "3").status == ListResult::Status::kBadPageToken);
 
@@ -228,8 +273,8 @@ TEST_CASE("sqlite directory: bad token and anchors") {
   CHECK(Ids(f.directory->ListCustomers(request)) == std::vector<std::string>{"10"});
 }
 
-TEST_CASE("sqlite directory: search") {
-  Fixture f;
+TEST_CASE_TEMPLATE("directory: search", T, SqliteBackend, PgBackend) {
+  BACKEND_FIXTURE(f);
   struct Case {
     const char* query;
     std::vector<std::string> ids;
@@ -367,7 +412,7 @@ TEST_CASE("sqlite directory: paging 1000 customers while the directory changes")
 }
 
 TEST_CASE("sqlite directory: two threads at once, each with its own connection") {
-  Fixture f;
+  SqliteFixture f;
   std::atomic<int> failures{0};
   std::vector<sqlite3*> connections(2);
   auto work = [&](int index) {
@@ -392,7 +437,7 @@ TEST_CASE("sqlite directory: two threads at once, each with its own connection")
 }
 
 TEST_CASE("sqlite directory: readers see the old data while an import transaction is open") {
-  Fixture f;
+  SqliteFixture f;
   // Another "process": its own connection, holding an uncommitted write transaction.
   sqlite3* other = OpenConnection(f.db, nullptr);
   REQUIRE(other != nullptr);
@@ -416,7 +461,7 @@ TEST_CASE("sqlite directory: readers see the old data while an import transactio
 }
 
 TEST_CASE("sqlite directory: a row whose channels cannot be decoded is unavailable, not absent") {
-  Fixture f;
+  SqliteFixture f;
   sqlite3* other = OpenConnection(f.db, nullptr);
   REQUIRE(other != nullptr);
   // A field length of 5 with no bytes after it (schema.h: LEB128 length, then the bytes).
@@ -455,7 +500,7 @@ void Replace(const std::string& db, const std::string& replacement, bool in_plac
 TEST_CASE("sqlite directory: a file replaced by garbage is unavailable, then recovers") {
   for (bool in_place : {true, false}) {
     CAPTURE(in_place);
-    Fixture f;
+    SqliteFixture f;
     REQUIRE(f.directory->FindById("3").found());  // warm the page cache
     REQUIRE(f.List("").status == ListResult::Status::kOk);
     const std::string good = f.dir.File("good.db");
@@ -487,7 +532,7 @@ TEST_CASE("sqlite directory: a file replaced by garbage is unavailable, then rec
 }
 
 TEST_CASE("sqlite directory: a different database renamed over the file is seen at once") {
-  Fixture f;
+  SqliteFixture f;
   REQUIRE(f.directory->FindById("3").found());
   TempDir other_dir;
   const std::string other = other_dir.File("other.db");
@@ -500,7 +545,7 @@ TEST_CASE("sqlite directory: a different database renamed over the file is seen 
 }
 
 TEST_CASE("sqlite directory: a deleted file is unavailable, never an empty directory") {
-  Fixture f;
+  SqliteFixture f;
   REQUIRE(f.directory->FindById("3").found());
   std::filesystem::remove(f.db);
   // The connection notices the file is gone, and reopening does not create an empty one.

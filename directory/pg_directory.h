@@ -1,0 +1,75 @@
+// The Directory backed by PostgreSQL (pg_schema.h), shared by every responder on every host.
+// The same answers as SqliteDirectory: the same sort keys (bytea, compared bytewise), page
+// tokens, search terms and matching (search.h: the index narrows the candidates, MatchesAllTerms
+// decides), so a list or a search reads the same on both backends.
+//
+// Thread-safety: all public methods may be called from any number of threads at once. Each
+// calling thread gets its own connection (opened lazily) with its own prepared statements.
+//
+// Failures: a query that fails (server down, connection lost, statement or lock timeout) or a
+// row that cannot be decoded answers unavailable, never absent. A broken connection is dropped;
+// the thread's next call connects again, but not sooner than a short backoff after a failed
+// connect (doubling from 100 ms to 2 s), so a database that is down costs each request one
+// quick failure, not a connect timeout.
+#ifndef FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
+#define FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "db/postgres.h"
+#include "directory/directory.h"
+
+namespace frontline {
+
+class PgDirectory : public Directory {
+ public:
+  // Connects to `connect.conninfo`, creates or migrates the directory's tables in
+  // connect.schema, and checks that the stored keys were built with `collation` ("" = root);
+  // when they were not, fails (rebuilding keys on PostgreSQL is import --replace for now).
+  // nullptr with `error` set.
+  static std::unique_ptr<PgDirectory> Open(const pg::ConnectOptions& connect,
+                                           const std::string& collation, std::string* error);
+  ~PgDirectory() override;
+  PgDirectory(const PgDirectory&) = delete;
+  PgDirectory& operator=(const PgDirectory&) = delete;
+
+  Lookup<Customer> FindById(std::string_view customer_id) override;
+  Lookup<Customer> FindByAddress(std::string_view address) override;
+  ListResult ListCustomers(const ListRequest& request) override;
+  Lookup<Worker> FindWorker(std::string_view identity) override;
+  Lookup<std::vector<std::string>> WorkersWithCustomers() override;
+  [[nodiscard]] bool Ping(std::string* error) override;
+
+  // Failures so far, and the last one's description.
+  uint64_t error_count() const { return error_count_.load(std::memory_order_relaxed); }
+  std::string last_error() const;
+
+ private:
+  explicit PgDirectory(pg::ConnectOptions connect) : connect_(std::move(connect)) {}
+  // The calling thread's connection, connecting when it has none; nullptr with `error` set.
+  pg::Connection* ThisThread(std::string* error);
+  // Records the failure; drops the thread's connection when it is broken.
+  void Fail(const std::string& error);
+  Lookup<Customer> FindOne(const char* name, const char* sql, std::string_view key);
+
+  const pg::ConnectOptions connect_;
+  mutable std::mutex mu_;  // guards connections_, last_error_ and the backoff
+  std::map<std::thread::id, std::unique_ptr<pg::Connection>> connections_;
+  std::chrono::steady_clock::time_point retry_after_{};
+  std::chrono::milliseconds backoff_{0};
+  std::string last_error_;
+  std::atomic<uint64_t> error_count_{0};
+};
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
