@@ -54,7 +54,8 @@ struct OutboxCounts {
 
 // A pending job older than this means delivery is stuck: working delivery finishes a job
 // within seconds, and the backoff reaches its 5 min cap only after many failed attempts.
-// /healthz is "degraded" beyond it, and /metrics says so in its help text.
+// /healthz is "degraded" beyond it; examples/prometheus/frontline-fcgi.rules.yml alerts on
+// frontline_outbox_oldest_pending_seconds with the same threshold.
 inline constexpr int64_t kStalePendingMs = 5 * 60 * 1000;
 
 // What one delivery attempt of a job came to (SPEC §6), as the store records it.

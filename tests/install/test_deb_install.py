@@ -298,7 +298,9 @@ http {{
                      UNIT_DIR + "/frontline-fcgi-spawn.service",
                      "/usr/share/man/man8/frontline-fcgi.8",
                      EXAMPLES + "/nginx/frontline.conf", EXAMPLES + "/nginx/upstream-example.conf",
-                     EXAMPLES + "/customers.json", EXAMPLES + "/apache/htaccess"):
+                     EXAMPLES + "/customers.json", EXAMPLES + "/apache/htaccess",
+                     EXAMPLES + "/prometheus/frontline-fcgi.rules.yml",
+                     EXAMPLES + "/prometheus/frontline-fcgi.rules.test.yml"):
             self.assertTrue(os.path.exists(path), path)
         self.assertTrue(os.path.isdir(CONF_DIR))
         self.assertIn("frontline-fcgi", run(["man", "-P", "cat", "frontline-fcgi"],
