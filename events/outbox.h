@@ -52,6 +52,12 @@ struct OutboxCounts {
   int64_t oldest_pending_age_ms = 0;
 };
 
+// A pending job older than this means delivery is stuck: working delivery finishes a job
+// within seconds, and the backoff reaches its 5 min cap only after many failed attempts.
+// /healthz is "degraded" beyond it; examples/prometheus/frontline-fcgi.rules.yml alerts on
+// frontline_outbox_oldest_pending_seconds with the same threshold.
+inline constexpr int64_t kStalePendingMs = 5 * 60 * 1000;
+
 // What one delivery attempt of a job came to (SPEC §6), as the store records it.
 enum class Outcome {
   kDone,    // 2xx, 409, or error code 50433/50437 ("already exists"): nothing left to do

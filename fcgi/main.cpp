@@ -190,11 +190,13 @@ int Serve(const Options& options) {
 
   // Jobs are always stored; they are delivered only by processes that can authenticate.
   InitRestClientGlobal();
-  CurlRestClient rest_client(MakeRestClientConfig(options));
+  CurlRestClientConfig rest_config = MakeRestClientConfig(options);
+  rest_config.on_call = [&metrics](RestCallOutcome outcome) { metrics.RecordRestCall(outcome); };
+  CurlRestClient rest_client(std::move(rest_config));
   DispatcherOptions dispatch_options;
   dispatch_options.concurrency = options.outbox_concurrency;
   dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
-    metrics.RecordDelivery(OutcomeName(delivery.outcome));
+    metrics.RecordDelivery(delivery.outcome);
     LogFields fields = {{"job", std::to_string(row.id)},
                         {"key", row.key},
                         {"outcome", OutcomeName(delivery.outcome)},

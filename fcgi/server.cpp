@@ -121,7 +121,8 @@ void Server::HandleOne(FCGX_Request& fcgi, const Connection& connection, Activit
   auto started = std::chrono::steady_clock::now();
   Request request = ReadRequest(fcgi, services_.config.max_body);
   connections_.Handling(connection);
-  std::string_view route = RouteName(request.path, services_.config.route_prefix);
+  const size_t route_id = RouteId(request.path, services_.config.route_prefix);
+  std::string_view route = RouteIdName(route_id);
   std::string route_text = route == "other" ? request.path : std::string(route);
   {
     std::lock_guard<std::mutex> lock(activity.mutex);
@@ -133,7 +134,7 @@ void Server::HandleOne(FCGX_Request& fcgi, const Connection& connection, Activit
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                     std::chrono::steady_clock::now() - started)
                     .count();
-  metrics_.RecordRequest(route, response.status, micros);
+  metrics_.RecordRequest(route_id, response.status, micros);
 
   LogFields fields = {
       {"req", request.request_id},

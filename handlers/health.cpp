@@ -10,10 +10,6 @@
 namespace frontline {
 namespace {
 
-// A pending job older than this means delivery is stuck: working delivery finishes a job
-// within seconds, and the backoff reaches its 5 min cap only after many failed attempts.
-constexpr int64_t kStalePendingMs = 5 * 60 * 1000;
-
 void AppendReason(std::string* reasons, const std::string& reason) {
   if (!reasons->empty()) *reasons += "; ";
   *reasons += reason;

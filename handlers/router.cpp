@@ -6,6 +6,7 @@
 
 #include "handlers/form.h"
 #include "handlers/json.h"
+#include "handlers/metrics.h"
 #include "twilio/signature.h"
 #include "twilio/url.h"
 
@@ -25,6 +26,7 @@ constexpr Route kRoutes[] = {
     {"/healthz", "GET", RouteKind::kPlainGet, &HandleHealth},
     {"/metrics", "GET", RouteKind::kPlainGet, &HandleMetrics},
 };
+static_assert(std::size(kRoutes) == kRouteCount, "router.h: kRouteCount is the table's size");
 
 // `path` with `prefix` removed, or nullopt-like empty view when the prefix does not match.
 bool StripPrefix(std::string_view path, std::string_view prefix, std::string_view* rest) {
@@ -56,9 +58,15 @@ Response CheckBody(const Request& request, const HandlerConfig& config) {
   return Response{};
 }
 
-Response CheckSignature(const Request& request, const HandlerConfig& config) {
+void CountSignatureFailure(Services& services, SignatureFailure reason) {
+  if (services.metrics != nullptr) services.metrics->RecordSignatureFailure(reason);
+}
+
+Response CheckSignature(const Request& request, Services& services) {
+  const HandlerConfig& config = services.config;
   if (config.skip_signature) return Response{};
   if (request.signature.empty()) {
+    CountSignatureFailure(services, SignatureFailure::kMissing);
     return ErrorResponse(403, "missing X-Twilio-Signature");
   }
   std::string url = config.public_url.empty()
@@ -68,6 +76,7 @@ Response CheckSignature(const Request& request, const HandlerConfig& config) {
                         : SignedUrlFromPublicBase(config.public_url, request.request_uri);
   if (!ValidateTwilioSignature(config.auth_token, url, request.form.pairs(),
                                request.signature)) {
+    CountSignatureFailure(services, SignatureFailure::kInvalid);
     // The public URL may carry basic-auth credentials and the query a caller's secrets: the
     // log gets their shape, not their values.
     return ErrorResponse(403, "invalid X-Twilio-Signature",
@@ -110,7 +119,7 @@ Response RunPipeline(const Route* routes, size_t route_count, Request& request,
     if (!DecodeForm(request.body, &request.form, &error)) {
       return ErrorResponse(400, "malformed form body", error);
     }
-    rejected = CheckSignature(request, config);
+    rejected = CheckSignature(request, services);
     if (rejected.status != 200) return rejected;
   }
   return found->handler(request, services);
@@ -134,12 +143,18 @@ Response DispatchRoutes(const Route* routes, size_t route_count, Request& reques
 }
 
 std::string_view RouteName(std::string_view path, std::string_view prefix) {
-  std::string_view rest;
-  if (!StripPrefix(path, prefix, &rest)) return "other";
-  for (const Route& route : kRoutes) {
-    if (route.path == rest) return route.path;
-  }
-  return "other";
+  return RouteIdName(RouteId(path, prefix));
 }
+
+size_t RouteId(std::string_view path, std::string_view prefix) {
+  std::string_view rest;
+  if (!StripPrefix(path, prefix, &rest)) return kOtherRoute;
+  for (size_t i = 0; i < kRouteCount; ++i) {
+    if (kRoutes[i].path == rest) return i;
+  }
+  return kOtherRoute;
+}
+
+std::string_view RouteIdName(size_t id) { return id < kRouteCount ? kRoutes[id].path : "other"; }
 
 }  // namespace frontline

@@ -4,6 +4,7 @@
 #ifndef FRONTLINE_HANDLERS_ROUTER_H_
 #define FRONTLINE_HANDLERS_ROUTER_H_
 
+#include <cstddef>
 #include <string_view>
 
 #include "handlers/http.h"
@@ -35,8 +36,18 @@ Response DispatchRoutes(const Route* routes, size_t route_count, Request& reques
                         Services& services) noexcept;
 
 // The route `path` (with the configured prefix removed) resolves to, for the request log;
-// `path` itself when it matches no route.
+// "other" when it matches no route.
 std::string_view RouteName(std::string_view path, std::string_view prefix);
+
+// The routes by their position in the table, for counters kept in fixed arrays per route
+// (handlers/metrics.h): RouteId is 0..kRouteCount-1 for a path that matches a route (whatever
+// the method), kOtherRoute for one that matches none.
+inline constexpr size_t kRouteCount = 8;
+inline constexpr size_t kOtherRoute = kRouteCount;
+size_t RouteId(std::string_view path, std::string_view prefix);
+// The path of route `id` ("/callbacks/crm"), as RouteName gives it; "other" for kOtherRoute
+// (and any larger id).
+std::string_view RouteIdName(size_t id);
 
 // The handlers, one per route file.
 Response HandleCrm(const Request& request, Services& services);

@@ -146,6 +146,46 @@ const char* OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
+RestCallOutcome ClassifyCall(const RestResult& result) {
+  switch (result.transport_error) {
+    case TransportError::kNone:
+      break;
+    case TransportError::kTimeout:
+      return RestCallOutcome::kTimeout;
+    case TransportError::kConnection:
+      return RestCallOutcome::kNetwork;
+    case TransportError::kInvalidRequest:
+    case TransportError::kOther:
+      return RestCallOutcome::kOther;
+  }
+  int status = result.http_status;
+  if (status >= 200 && status < 300) return RestCallOutcome::kSuccess;
+  if (status == 429) return RestCallOutcome::kRateLimited;
+  if (status >= 400 && status < 500) return RestCallOutcome::kClientError;
+  if (status >= 500 && status < 600) return RestCallOutcome::kServerError;
+  return RestCallOutcome::kOther;
+}
+
+const char* RestCallOutcomeName(RestCallOutcome outcome) {
+  switch (outcome) {
+    case RestCallOutcome::kSuccess:
+      return "2xx";
+    case RestCallOutcome::kClientError:
+      return "4xx";
+    case RestCallOutcome::kRateLimited:
+      return "429";
+    case RestCallOutcome::kServerError:
+      return "5xx";
+    case RestCallOutcome::kTimeout:
+      return "timeout";
+    case RestCallOutcome::kNetwork:
+      return "network";
+    case RestCallOutcome::kOther:
+      return "other";
+  }
+  return "other";
+}
+
 const char* TransportErrorName(TransportError error) {
   switch (error) {
     case TransportError::kNone:
@@ -354,6 +394,12 @@ RestResult CurlRestClient::UpdateParticipantAttributes(std::string_view conversa
 
 RestResult CurlRestClient::Perform(bool post, const std::string& path, const std::string& form) {
   if (protocols_.empty()) return InvalidRequest("api-base must start with https:// or http://");
+  RestResult result = Exchange(post, path, form);
+  if (config_.on_call) config_.on_call(ClassifyCall(result));
+  return result;
+}
+
+RestResult CurlRestClient::Exchange(bool post, const std::string& path, const std::string& form) {
   CURL* handle = pool_->Borrow();
   if (handle == nullptr) {
     RestResult result;

@@ -5,6 +5,13 @@
 // Every call returns a `RestResult` value, never throws for network or HTTP errors, and
 // `Classify` turns it into the outbox's outcome (done / retry / failed).
 //
+// Counting calls for /metrics: `CurlRestClientConfig::on_call` is told the `RestCallOutcome` of
+// every HTTP exchange the client attempts (a job's fetch and update are two). A callback rather
+// than a counter object here, because twilio/ must not know handlers/ (where the Metrics class
+// lives with every other /metrics counter) and a callback is how the dispatcher already reports
+// deliveries (DispatcherOptions::on_delivery): main wires both to the one Metrics. The outcome
+// itself (which label a result gets) is decided here, next to `Classify`, as a pure function.
+//
 // Thread-safety: `RestClient` implementations must accept concurrent calls from several threads.
 // `CurlRestClient` does: it keeps a mutex-guarded pool of libcurl easy handles; each call borrows
 // one for its whole duration (so no handle is ever used by two threads at once) and gives it back
@@ -14,6 +21,8 @@
 #ifndef FRONTLINE_TWILIO_REST_CLIENT_H_
 #define FRONTLINE_TWILIO_REST_CLIENT_H_
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +76,27 @@ Outcome Classify(const RestResult& result);
 
 // "done", "retry", "failed".
 const char* OutcomeName(Outcome outcome);
+
+// What one HTTP exchange came to, for counting calls (not jobs) in /metrics. Unlike Outcome it
+// says nothing about what the outbox does next: a 409 "already exists" is a kClientError here
+// and kDone there.
+enum class RestCallOutcome {
+  kSuccess,      // "2xx"
+  kClientError,  // "4xx": any 4xx but 429
+  kRateLimited,  // "429"
+  kServerError,  // "5xx"
+  kTimeout,      // "timeout": connect or total timeout expired
+  kNetwork,      // "network": could not resolve or connect, or the connection broke
+  kOther,        // "other": TLS failure, an oversized answer, a 1xx/3xx final status, no memory
+};
+inline constexpr size_t kRestCallOutcomeCount = 7;
+
+// The RestCallOutcome of `result`; a transport error decides first, as in Classify. Meaningless
+// for kInvalidRequest (no call was made), which reads as kOther.
+RestCallOutcome ClassifyCall(const RestResult& result);
+
+// The label value: "2xx", "4xx", "429", "5xx", "timeout", "network", "other".
+const char* RestCallOutcomeName(RestCallOutcome outcome);
 // "none", "timeout", "connection", "invalid_request", "other".
 const char* TransportErrorName(TransportError error);
 
@@ -133,6 +163,10 @@ struct CurlRestClientConfig {
   long connect_timeout_ms = 2000;
   long total_timeout_ms = 5000;
   std::string user_agent = "frontline-fcgi/" FRONTLINE_VERSION;
+  // Told the outcome of every HTTP exchange attempted, once it is over, on the calling thread:
+  // from several threads at once, so it must be thread-safe, and quick (the delivery waits for
+  // it). Not called for a call refused before any traffic (kInvalidRequest). May be empty.
+  std::function<void(RestCallOutcome)> on_call;
 };
 
 // Initialises libcurl (curl_global_init) exactly once per process, however many times and from
@@ -161,7 +195,10 @@ class CurlRestClient : public RestClient {
   class HandlePool;
 
   // Sends one request; `form` is sent as a POST body when `post`, otherwise a GET is made.
+  // Tells config_.on_call how it went.
   RestResult Perform(bool post, const std::string& path, const std::string& form);
+  // Perform's exchange itself, with a usable api_base.
+  RestResult Exchange(bool post, const std::string& path, const std::string& form);
 
   const CurlRestClientConfig config_;
   std::string base_;       // api_base without its trailing '/'

@@ -174,8 +174,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FakeOutbox outbox;
   outbox.set_fail(Has(params, "FUZZ_OUTBOX_FAIL"));
   Metrics metrics;
-  metrics.RecordRequest("/callbacks/crm", 200, 120);
-  metrics.RecordDelivery("done");
+  metrics.RecordRequest(RouteId("/callbacks/crm", ""), 200, 120);
+  metrics.RecordDelivery(Outcome::kDone);
+  metrics.RecordRestCall(RestCallOutcome::kSuccess);
   Clock clock;
   Directory* directory = &FixtureFakeDirectory();
   if (Has(params, "FUZZ_SQLITE")) directory = &fuzz::FixtureSqliteDirectory();

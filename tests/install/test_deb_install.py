@@ -280,6 +280,10 @@ http {{
         metrics = self.request("GET", "/metrics")
         self.assertEqual(metrics.status, 200)
         self.assertIn(b"frontline_requests_total", metrics.body)
+        # The worker added and the wrong-token POST above, counted by the one service process.
+        self.assertRegex(metrics.body, rb'\nfrontline_twilio_rest_calls_total\{outcome="2xx"\} [1-9]')
+        self.assertRegex(metrics.body,
+                         rb'\nfrontline_signature_failures_total\{reason="invalid"\} [1-9]')
 
     # -- the tests, in order ---------------------------------------------------------------------
     def test_1_package_contents_and_nothing_started(self):
@@ -294,7 +298,9 @@ http {{
                      UNIT_DIR + "/frontline-fcgi-spawn.service",
                      "/usr/share/man/man8/frontline-fcgi.8",
                      EXAMPLES + "/nginx/frontline.conf", EXAMPLES + "/nginx/upstream-example.conf",
-                     EXAMPLES + "/customers.json", EXAMPLES + "/apache/htaccess"):
+                     EXAMPLES + "/customers.json", EXAMPLES + "/apache/htaccess",
+                     EXAMPLES + "/prometheus/frontline-fcgi.rules.yml",
+                     EXAMPLES + "/prometheus/frontline-fcgi.rules.test.yml"):
             self.assertTrue(os.path.exists(path), path)
         self.assertTrue(os.path.isdir(CONF_DIR))
         self.assertIn("frontline-fcgi", run(["man", "-P", "cat", "frontline-fcgi"],

@@ -48,6 +48,18 @@ def wait_for(predicate, timeout=10.0, what="condition"):
     raise TimeoutError("timed out waiting for " + what)
 
 
+def parse_metrics(text):
+    """Prometheus text format as {'name{labels}': float}: each sample line split at its last
+    space (our samples carry no timestamps)."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        samples[key] = float(value)
+    return samples
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -324,6 +336,14 @@ class Stack:
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)
+
+    def metrics(self):
+        """GET /metrics parsed: {'name{labels}': value} for every sample line (comments and
+        blank lines skipped). Raises when the scrape is not a 200."""
+        r = self.get("/metrics")
+        if r.status != 200:
+            raise AssertionError("GET /metrics: %r" % r)
+        return parse_metrics(r.body.decode())
 
     def post_form(self, path, pairs, sign=True, token=None, url=None, headers=None,
                   content_type="application/x-www-form-urlencoded"):

@@ -7,7 +7,7 @@ import unittest
 import urllib.parse
 
 import fastcgi_client
-from stack import Stack, twilio_signature
+from stack import Stack, parse_metrics, twilio_signature
 
 CRM = "/callbacks/crm"
 LIST = [("Location", "GetCustomersList"), ("Worker", "alice@example.com"), ("PageSize", "30")]
@@ -60,8 +60,38 @@ class PipelineThroughNginx(unittest.TestCase):
         r = self.stack.get("/metrics")
         self.assertEqual(r.status, 200)
         self.assertTrue(r.header("Content-Type").startswith("text/plain; version=0.0.4"))
-        self.assertIn('frontline_requests_total{route="/healthz",code="200"}', r.body.decode())
-        self.assertIn('frontline_outbox_jobs{state="pending"} 0', r.body.decode())
+        text = r.body.decode()
+        self.assertIn('frontline_requests_total{route="/healthz",code="200"}', text)
+        self.assertIn('frontline_outbox_jobs{state="pending"} 0\n', text)
+        # Nothing pending in this stack: the gauge is there, at 0.
+        self.assertIn("frontline_outbox_oldest_pending_seconds 0\n", text)
+        self.assertIn("frontline_outbox_up 1\n", text)
+        self.assertIn("frontline_directory_up 1\n", text)
+        m = parse_metrics(text)
+        # The /healthz histogram: cumulative, +Inf equal to _count, at least the GET above.
+        route = 'route="/healthz"'
+        count = m["frontline_request_duration_seconds_count{%s}" % route]
+        self.assertGreaterEqual(count, 1)
+        self.assertEqual(m['frontline_request_duration_seconds_bucket{%s,le="+Inf"}' % route], count)
+        buckets = [v for k, v in m.items()
+                   if k.startswith("frontline_request_duration_seconds_bucket{%s," % route)]
+        self.assertEqual(len(buckets), 16)
+        self.assertEqual(buckets, sorted(buckets))
+        self.assertGreater(m["frontline_request_duration_seconds_sum{%s}" % route], 0)
+
+    def test_signature_failures_are_counted_by_reason(self):
+        missing = 'frontline_signature_failures_total{reason="missing"}'
+        invalid = 'frontline_signature_failures_total{reason="invalid"}'
+        forbidden = 'frontline_requests_total{route="/callbacks/crm",code="403"}'
+        before = self.stack.metrics()
+        self.assertJsonError(self.stack.post_form(CRM, LIST, sign=False), 403)
+        self.assertJsonError(self.stack.post_form(CRM, LIST, token="not-the-token"), 403)
+        self.assertJsonError(self.stack.post_form(CRM, LIST, url="http://elsewhere" + CRM), 403)
+        self.assertEqual(self.stack.post_form(CRM, LIST).status, 200)  # signed: not counted
+        after = self.stack.metrics()
+        self.assertEqual(after[missing] - before[missing], 1)
+        self.assertEqual(after[invalid] - before[invalid], 2)
+        self.assertEqual(after[forbidden] - before.get(forbidden, 0), 3)
 
     def test_unknown_path_is_404(self):
         self.assertJsonError(self.stack.post_form("/callbacks/unknown", LIST), 404)

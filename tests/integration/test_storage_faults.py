@@ -148,6 +148,10 @@ class StorageFaults(unittest.TestCase):
         health = self.stack.get("/healthz")
         self.assertEqual(health.status, 503, health)
         self.assertEqual(health.json()["directory"], "error")
+        metrics = self.stack.metrics()
+        self.assertEqual(metrics["frontline_directory_up"], 0)
+        self.assertEqual(metrics["frontline_outbox_up"], 1)  # its own file, still fine
+        self.assertGreaterEqual(metrics["frontline_directory_unavailable_total"], 6)
         self.assert_alive()
 
         self.replace(self.good, in_place)
@@ -156,6 +160,7 @@ class StorageFaults(unittest.TestCase):
         r = self.details("3")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["objects"]["customer"]["display_name"], "Joseph Martin")
+        self.assertEqual(self.stack.metrics()["frontline_directory_up"], 1)
         self.assertEqual(self.route(4, "+15558675310").json(), {"worker": "alice@example.com"})
         jobs = "\n".join(outbox_lines(self.db))
         for refused in (2, 3):

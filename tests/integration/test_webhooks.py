@@ -421,6 +421,59 @@ class DeliveryOutcomes(IsolatedCase):
         self.assertNotEqual(r.returncode, 0)
 
 
+class RestCallMetrics(IsolatedCase):
+    """/metrics counts each HTTP call to the Twilio API by outcome (not jobs: a job retried
+    after a 500 is two calls), beside the deliveries by outcome."""
+
+    def setUp(self):
+        super().setUp()
+        self.import_customers()
+        self.stack = self.start_stack()
+
+    def calls(self):
+        m = self.stack.metrics()
+        return {outcome: m['frontline_twilio_rest_calls_total{outcome="%s"}' % outcome]
+                for outcome in ("2xx", "4xx", "429", "5xx", "timeout", "network", "other")}
+
+    def deliveries(self):
+        m = self.stack.metrics()
+        return {outcome: m['frontline_twilio_deliveries_total{outcome="%s"}' % outcome]
+                for outcome in ("done", "retry", "failed")}
+
+    def wait_calls(self, expected):
+        try:
+            wait_for(lambda: self.calls() == expected, timeout=15, what="REST calls %r" % expected)
+        except TimeoutError:
+            self.assertEqual(self.calls(), expected)
+
+    def test_rest_calls_are_counted_by_outcome(self):
+        zero = {"2xx": 0, "4xx": 0, "429": 0, "5xx": 0, "timeout": 0, "network": 0, "other": 0}
+        self.assertEqual(self.calls(), zero)
+        retried = conversation_sid(1, "m")
+        self.twilio.force(500, times=1, conversation_sid=retried)
+        self.assertEqual(self.route(self.stack, retried).status, 200)
+        self.wait_participants(retried)
+        self.wait_calls(dict(zero, **{"5xx": 1, "2xx": 1}))
+
+        refused = conversation_sid(2, "m")
+        self.twilio.force(400, times=1, code=20001, message="Invalid Identity",
+                          conversation_sid=refused)
+        self.assertEqual(self.route(self.stack, refused).status, 200)
+        self.wait_calls(dict(zero, **{"5xx": 1, "2xx": 1, "4xx": 1}))
+        self.assertEqual(self.deliveries(), {"done": 1, "retry": 1, "failed": 1})
+
+        # Twilio unreachable: a network outcome, then the retry once it is back.
+        down = conversation_sid(3, "m")
+        self.twilio.go_down(seconds=1.5)
+        self.assertEqual(self.route(self.stack, down).status, 200)
+        self.wait_participants(down, timeout=20)
+        calls = self.calls()
+        self.assertGreaterEqual(calls["network"], 1, calls)
+        self.assertEqual(calls["2xx"], 2, calls)
+        self.assertEqual({k: calls[k] for k in ("4xx", "429", "5xx", "timeout", "other")},
+                         {"4xx": 1, "429": 0, "5xx": 1, "timeout": 0, "other": 0})
+
+
 class UndeliveredJobs(IsolatedCase):
     """A responder without the Account SID stores jobs it cannot deliver (shared hosting, a
     forgotten setting): /healthz says so, and `outbox deliver` (cron) delivers them."""
@@ -454,6 +507,22 @@ class UndeliveredJobs(IsolatedCase):
         wait_for(lambda: self.health()[1]["status"] == "ok", what="/healthz ok again")
         self.assertNotIn("reason", self.health()[1])
 
+
+    def test_metrics_show_the_oldest_pending_job(self):
+        gauge = "frontline_outbox_oldest_pending_seconds"
+        m = self.stack.metrics()
+        self.assertEqual((m[gauge], m['frontline_outbox_jobs{state="pending"}']), (0, 0))
+        self.assertEqual(self.route(self.stack, conversation_sid(2, "h")).status, 200)
+        first = self.stack.metrics()
+        self.assertEqual(first['frontline_outbox_jobs{state="pending"}'], 1)
+        self.assertGreaterEqual(first[gauge], 0)
+        time.sleep(1.2)
+        later = self.stack.metrics()[gauge]
+        self.assertGreaterEqual(later, 1.2)
+        self.assertLess(later, 30)
+        # The age /healthz judges "degraded" by: the same number, in whole seconds.
+        self.assertIn(self.health()[1]["outbox"]["oldest_pending_seconds"],
+                      (int(later), int(later) + 1))
 
     def deliver(self, account=ACCOUNT):
         """`frontline-fcgi outbox deliver` as cron runs it: (exit code, stderr lines)."""

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include <vector>
+
 #include <doctest/doctest.h>
 
 #include "handlers/form.h"
@@ -80,6 +82,71 @@ TEST_CASE("rest client: Classify follows SPEC §6") {
   CHECK(std::string(OutcomeName(Outcome::kRetry)) == "retry");
   CHECK(std::string(OutcomeName(Outcome::kFailed)) == "failed");
   CHECK(std::string(TransportErrorName(TransportError::kInvalidRequest)) == "invalid_request");
+}
+
+TEST_CASE("rest client: ClassifyCall gives each HTTP exchange its /metrics outcome") {
+  struct Case {
+    const char* name;
+    RestResult result;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"200", Http(200), "2xx"},
+      {"201", Http(201), "2xx"},
+      {"299", Http(299), "2xx"},
+      // Done for the outbox, but a 4xx answer all the same.
+      {"409/50433", Http(409, 50433), "4xx"},
+      {"400/50437", Http(400, 50437), "4xx"},
+      {"400", Http(400), "4xx"},
+      {"401/20003", Http(401, 20003), "4xx"},
+      {"404", Http(404), "4xx"},
+      {"499", Http(499), "4xx"},
+      {"429", Http(429), "429"},
+      {"429/20429", Http(429, 20429), "429"},
+      {"500", Http(500), "5xx"},
+      {"503", Http(503), "5xx"},
+      {"599", Http(599), "5xx"},
+      {"301", Http(301), "other"},
+      {"100", Http(100), "other"},
+      {"600", Http(600), "other"},
+      {"no status", Http(0), "other"},
+      {"timeout", Transport(TransportError::kTimeout), "timeout"},
+      {"timeout after a 200 status line", Transport(TransportError::kTimeout, 200), "timeout"},
+      {"connection refused", Transport(TransportError::kConnection), "network"},
+      {"reset after a 500 status line", Transport(TransportError::kConnection, 500), "network"},
+      {"other transport error (TLS, 1 MiB)", Transport(TransportError::kOther, 200), "other"},
+      {"invalid request", Transport(TransportError::kInvalidRequest), "other"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    CHECK(std::string(RestCallOutcomeName(ClassifyCall(c.result))) == c.expected);
+  }
+}
+
+TEST_CASE("rest client: on_call hears every exchange attempted, and no refused request") {
+  std::vector<RestCallOutcome> heard;
+  CurlRestClientConfig config;
+  config.api_base = "http://127.0.0.1:1";  // nothing listens on port 1: connection refused
+  config.account_sid = "AC123";
+  config.auth_token = "secret-token";
+  config.connect_timeout_ms = 1000;
+  config.on_call = [&heard](RestCallOutcome outcome) { heard.push_back(outcome); };
+  CurlRestClient client(config);
+  const std::string kSid = "CH0123456789abcdef0123456789abcdef";
+  CHECK(client.AddParticipant(kSid, "").transport_error == TransportError::kInvalidRequest);
+  CHECK(client.FetchParticipant(kSid, "MB 1").transport_error == TransportError::kInvalidRequest);
+  CHECK(heard.empty());
+  RestResult refused = client.AddParticipant(kSid, "alice");
+  CHECK(refused.transport_error == TransportError::kConnection);
+  CHECK(client.FetchParticipant(kSid, "MB1").transport_error == TransportError::kConnection);
+  CHECK(heard ==
+        std::vector<RestCallOutcome>{RestCallOutcome::kNetwork, RestCallOutcome::kNetwork});
+
+  CurlRestClientConfig ftp = config;
+  ftp.api_base = "ftp://example.com";
+  CurlRestClient bad_base(ftp);
+  CHECK(bad_base.FetchParticipant(kSid, "MB1").transport_error == TransportError::kInvalidRequest);
+  CHECK(heard.size() == 2);
 }
 
 TEST_CASE("rest client: Twilio error JSON") {

@@ -213,7 +213,7 @@ TEST_CASE("router: GET routes skip body and signature checks and the real routes
   REQUIRE(doc.IsObject());
   CHECK(std::string(doc["status"].GetString()) == "ok");
 
-  metrics.RecordRequest("/healthz", 200, 150);
+  metrics.RecordRequest(RouteId("/healthz", ""), 200, 150);
   Request scrape;
   scrape.method = "GET";
   scrape.path = "/metrics";
@@ -221,8 +221,72 @@ TEST_CASE("router: GET routes skip body and signature checks and the real routes
   CHECK(text.status == 200);
   CHECK(text.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
   CHECK(text.body.find("frontline_requests_total{route=\"/healthz\",code=\"200\"} 1") != std::string::npos);
-  CHECK(text.body.find("frontline_request_duration_seconds_bucket{le=\"0.00025\"} 1") != std::string::npos);
-  CHECK(text.body.find("frontline_request_duration_seconds_bucket{le=\"0.0001\"} 0") != std::string::npos);
+  CHECK(text.body.find(
+            "frontline_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.00025\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.body.find(
+            "frontline_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0001\"} 0\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("router: signature failures are counted by reason, and only they") {
+  Fixture f;
+  Metrics metrics;
+  f.services.metrics = &metrics;
+  const SignedParams params = {{"Location", "X"}};
+  const Request good = f.Post("/callbacks/echo", "Location=X", params);
+  struct Case {
+    const char* name;
+    std::function<void(Request&)> change;
+    int status;
+    const char* missing;  // frontline_signature_failures_total afterwards
+    const char* invalid;
+  };
+  const Case cases[] = {
+      {"signed", [](Request&) {}, 200, "0", "0"},
+      {"no signature", [](Request& r) { r.signature.clear(); }, 403, "1", "0"},
+      {"forged signature", [](Request& r) { r.signature = "AAAAAAAAAAAAAAAAAAAAAAAAAAA="; }, 403,
+       "1", "1"},
+      {"body changed after signing", [](Request& r) { r.body = "Location=Y"; }, 403, "1", "2"},
+      // Refused before the signature is looked at: not a signature failure.
+      {"bad escape without a signature",
+       [](Request& r) {
+         r.body = "%";
+         r.signature.clear();
+       },
+       400, "1", "2"},
+      {"wrong content type with a forged signature",
+       [](Request& r) {
+         r.content_type = "text/plain";
+         r.signature = "forged";
+       },
+       415, "1", "2"},
+      {"GET route",
+       [](Request& r) {
+         r.method = "GET";
+         r.path = "/plain";
+         r.signature.clear();
+       },
+       200, "1", "2"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Request r = good;
+    c.change(r);
+    CHECK(f.Run(r).status == c.status);
+    const std::string text = metrics.Render();
+    CHECK(text.find(std::string("frontline_signature_failures_total{reason=\"missing\"} ") +
+                    c.missing + "\n") != std::string::npos);
+    CHECK(text.find(std::string("frontline_signature_failures_total{reason=\"invalid\"} ") +
+                    c.invalid + "\n") != std::string::npos);
+  }
+  // Development mode checks nothing, so counts nothing.
+  f.config.skip_signature = true;
+  Request unsigned_request = good;
+  unsigned_request.signature.clear();
+  CHECK(f.Run(unsigned_request).status == 200);
+  CHECK(metrics.Render().find("frontline_signature_failures_total{reason=\"missing\"} 1\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("router: RouteName maps unknown paths to 'other'") {
