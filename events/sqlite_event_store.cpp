@@ -40,14 +40,6 @@ OutboxRow ReadRow(const db::Statement& s) {
   return row;
 }
 
-std::string DefaultOwner(uint64_t random) {
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
-  char out[320];
-  std::snprintf(out, sizeof(out), "%s:%ld:%08" PRIx32, host, static_cast<long>(::getpid()),
-                static_cast<uint32_t>(random));
-  return out;
-}
 
 void SetError(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
@@ -220,7 +212,7 @@ SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions 
       finishes_([this](const std::vector<PendingFinish*>& batch) { CommitFinishes(batch); }),
       rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
-  if (options_.owner.empty()) options_.owner = DefaultOwner(rng_());
+  if (options_.owner.empty()) options_.owner = DefaultLeaseOwner(rng_());
 }
 
 SqliteEventStore::~SqliteEventStore() {
@@ -437,24 +429,8 @@ void SqliteEventStore::CommitClaims(const std::vector<PendingClaim*>& batch) {
 }
 
 int64_t SqliteEventStore::Backoff(int64_t attempts, std::optional<long> retry_after_seconds) {
-  int64_t delay = options_.initial_backoff_ms;
-  for (int64_t i = 1; i < attempts && delay < options_.max_backoff_ms; ++i) delay *= 2;
-  delay = std::min(delay, options_.max_backoff_ms);
-  // Equal jitter: spreads retries of many jobs that failed together, yet never waits less than
-  // half the nominal delay, so the backoff still grows attempt by attempt.
-  const int64_t half = delay / 2;
-  std::uniform_int_distribution<int64_t> jitter(0, delay - half);
-  {
-    std::lock_guard<std::mutex> lock(rng_mu_);
-    delay = half + jitter(rng_);
-  }
-  if (retry_after_seconds && *retry_after_seconds > 0) {
-    // Capped before multiplying: a huge Retry-After neither overflows nor outlives the job.
-    const int64_t cap_s = options_.give_up_after_ms / 1000 + 1;
-    const int64_t seconds = std::min<int64_t>(*retry_after_seconds, cap_s);
-    delay = std::max(delay, seconds * 1000);
-  }
-  return delay;
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  return BackoffDelay(options_, attempts, retry_after_seconds, rng_);
 }
 
 bool SqliteEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::string* error) {
@@ -489,40 +465,16 @@ void SqliteEventStore::CommitFinishes(const std::vector<PendingFinish*>& batch) 
   if (!update.ok()) return fail_all();
   for (PendingFinish* p : batch) {
     const OutboxRow& row = *p->row;
-    const Delivery& delivery = *p->delivery;
-    std::string state = "done";
-    int64_t attempts_add = 0;
-    int64_t next_attempt_at = row.next_attempt_at;
-    std::string last_error;
-    switch (delivery.outcome) {
-      case Outcome::kDone:
-        break;
-      case Outcome::kRetry:
-        attempts_add = 1;
-        if (now - row.created_at >= options_.give_up_after_ms) {
-          state = "failed";
-          last_error = "gave up after " + std::to_string(options_.give_up_after_ms / 3600000) +
-                       " h: " + delivery.description;
-        } else {
-          state = "pending";
-          // Never later than the give-up time: the attempt then is the last one.
-          const int64_t remaining = row.created_at + options_.give_up_after_ms - now;
-          next_attempt_at =
-              now + std::min(Backoff(row.attempts + 1, delivery.retry_after_seconds), remaining);
-          last_error = delivery.description;
-        }
-        break;
-      case Outcome::kFailed:
-        attempts_add = 1;
-        state = "failed";
-        last_error = delivery.description;
-        break;
+    FinishPlan plan;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu_);
+      plan = PlanFinish(options_, row, *p->delivery, now, rng_);
     }
     update.Reset();
-    update.Bind(1, state);
-    update.Bind(2, attempts_add);
-    update.Bind(3, next_attempt_at);
-    update.Bind(4, last_error);
+    update.Bind(1, plan.state);
+    update.Bind(2, plan.attempts_add);
+    update.Bind(3, plan.next_attempt_at);
+    update.Bind(4, plan.last_error);
     update.Bind(5, now);
     update.Bind(6, row.id);
     update.Bind(7, options_.owner);

@@ -46,28 +46,6 @@
 
 namespace frontline {
 
-struct OutboxOptions {
-  UnixMsClock now_ms;        // null: SystemUnixMs
-  int64_t lease_ms = 30000;  // longer than the REST client's total timeout
-  int64_t initial_backoff_ms = 1000;
-  int64_t max_backoff_ms = 300000;  // 5 min
-  int64_t give_up_after_ms = 24LL * 3600 * 1000;
-  // Done jobs are kept this long (`outbox.retention`), so a Twilio retry within it is still a
-  // duplicate, then PurgeDone deletes them.
-  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
-  // How long one statement waits for another connection's (or process's) write lock.
-  int busy_timeout_ms = 1000;
-  // How long an Enqueue waits for a group commit to take its job before it gives up with an
-  // error (the handler answers 503 and Twilio retries). With busy_timeout_ms and one commit
-  // this bounds an Enqueue at about 3 s, under nginx's fastcgi_read_timeout (4 s).
-  int enqueue_timeout_ms = 2000;
-  // Tests: called by the group-commit leader with the batch's size before it commits.
-  std::function<void(size_t)> on_batch_start;
-  std::string owner;  // lease owner; empty: "<hostname>:<pid>:<random>", unique per instance
-  // The directory file whose old `outbox` table (directory/schema.h, migration 2) Open moves
-  // into the store; empty: none.
-  std::string legacy_directory;
-};
 
 class SqliteEventStore : public EventStore {
  public:
@@ -103,9 +81,7 @@ class SqliteEventStore : public EventStore {
                             std::string* error) override;
   [[nodiscard]] bool ReleaseLeases(std::string* error) override;
 
-  // The backoff before attempt number `attempts` + 1 after `attempts` unsuccessful ones:
-  // min(max, initial * 2^(attempts-1)) with equal jitter (half fixed, half random), or the
-  // server's Retry-After when that is longer.
+  // BackoffDelay (event_store.h) with this store's options and random numbers.
   int64_t Backoff(int64_t attempts, std::optional<long> retry_after_seconds);
 
   OutboxCounts Counts(std::string* error) override;
