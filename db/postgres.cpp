@@ -1,5 +1,6 @@
 #include "db/postgres.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -230,6 +231,65 @@ bool Connection::Reset(std::string* error) {
 }
 
 int Connection::server_version() const { return PQserverVersion(conn_); }
+
+// ---------------------------------------------------------------------------------------------
+// ThreadConnections
+
+void ThreadConnections::Adopt(std::unique_ptr<Connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connections_[std::this_thread::get_id()] = std::move(conn);
+}
+
+Connection* ThreadConnections::Get(std::string* error) {
+  const auto self = std::this_thread::get_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = connections_.find(self);
+    if (it != connections_.end()) return it->second.get();
+    if (std::chrono::steady_clock::now() < retry_after_) {
+      if (error != nullptr) *error = last_connect_error_ + " (retrying shortly)";
+      return nullptr;
+    }
+  }
+  // Outside the lock: connecting may take the connect timeout.
+  std::string detail;
+  std::unique_ptr<Connection> conn = Connection::Open(options_, &detail);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn == nullptr) {
+    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100),
+                          std::chrono::milliseconds(2000));
+    retry_after_ = std::chrono::steady_clock::now() + backoff_;
+    last_connect_error_ = detail;
+    if (error != nullptr) *error = detail;
+    return nullptr;
+  }
+  backoff_ = std::chrono::milliseconds(0);
+  Connection* raw = conn.get();
+  connections_[self] = std::move(conn);
+  return raw;
+}
+
+void ThreadConnections::Failed() {
+  std::unique_ptr<Connection> dropped;  // closed after the lock is released
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = connections_.find(std::this_thread::get_id());
+  if (it != connections_.end() && it->second->broken()) {
+    dropped = std::move(it->second);
+    connections_.erase(it);
+  }
+}
+
+Result ThreadConnections::Prepared(const char* name, const char* sql,
+                                   const std::vector<Param>& params, bool binary_results) {
+  for (int attempt = 0;; ++attempt) {
+    std::string error;
+    Connection* conn = Get(&error);
+    if (conn == nullptr) return Result(nullptr, "postgresql: " + error);
+    Result r = conn->Prepared(name, sql, params, binary_results);
+    if (r.ok() || !conn->broken() || attempt == 1) return r;
+    Failed();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Migrations

@@ -16,11 +16,15 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace frontline {
@@ -127,6 +131,37 @@ class Connection {
   PGconn* conn_;
   ConnectOptions options_;
   std::set<std::string> prepared_;
+};
+
+// One connection per calling thread to one database, opened lazily (statements prepared on it
+// stay with it). A connection that broke is dropped by Failed(), and the thread's next Get
+// connects again, but not sooner than a backoff after a failed connect (100 ms doubling to
+// 2 s, shared by all threads): a database that is down costs each request one quick failure,
+// not a connect timeout. Thread-safe.
+class ThreadConnections {
+ public:
+  explicit ThreadConnections(ConnectOptions options) : options_(std::move(options)) {}
+  // Makes `conn` the calling thread's connection.
+  void Adopt(std::unique_ptr<Connection> conn);
+  // The calling thread's connection, connecting when it has none; nullptr with `error` set.
+  Connection* Get(std::string* error);
+  // After a failed query on the calling thread's connection: drops it when it is broken.
+  void Failed();
+  // Connection::Prepared on the calling thread's connection; when that one turns out broken
+  // (the server restarted, a failover), once more on a new connection, so a database that
+  // came back costs no request a failure. For statements that may run twice. A Result whose
+  // error says why when there is no connection.
+  Result Prepared(const char* name, const char* sql, const std::vector<Param>& params = {},
+                  bool binary_results = false);
+  const ConnectOptions& options() const { return options_; }
+
+ private:
+  const ConnectOptions options_;
+  std::mutex mu_;  // guards everything below; never held while connecting
+  std::map<std::thread::id, std::unique_ptr<Connection>> connections_;
+  std::chrono::steady_clock::time_point retry_after_{};
+  std::chrono::milliseconds backoff_{0};
+  std::string last_connect_error_;
 };
 
 // One migration: a description for errors and the SQL that takes the schema one version up.

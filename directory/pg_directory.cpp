@@ -102,48 +102,19 @@ std::unique_ptr<PgDirectory> PgDirectory::Open(const pg::ConnectOptions& connect
     return nullptr;
   }
   std::unique_ptr<PgDirectory> directory(new PgDirectory(connect));
-  directory->connections_[std::this_thread::get_id()] = std::move(conn);
+  directory->connections_.Adopt(std::move(conn));
   return directory;
 }
 
 PgDirectory::~PgDirectory() = default;
 
-pg::Connection* PgDirectory::ThisThread(std::string* error) {
-  const auto self = std::this_thread::get_id();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = connections_.find(self);
-    if (it != connections_.end()) return it->second.get();
-    if (std::chrono::steady_clock::now() < retry_after_) {
-      *error = "postgresql unavailable (" + last_error_ + ")";
-      return nullptr;
-    }
-  }
-  // Connect outside the lock: it may take the connect timeout.
-  std::unique_ptr<pg::Connection> conn = pg::Connection::Open(connect_, error);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (conn == nullptr) {
-    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100),
-                          std::chrono::milliseconds(2000));
-    retry_after_ = std::chrono::steady_clock::now() + backoff_;
-    return nullptr;
-  }
-  backoff_ = std::chrono::milliseconds(0);
-  pg::Connection* raw = conn.get();
-  connections_[self] = std::move(conn);
-  return raw;
-}
-
 void PgDirectory::Fail(const std::string& error) {
   error_count_.fetch_add(1, std::memory_order_relaxed);
-  std::unique_ptr<pg::Connection> dropped;
-  std::lock_guard<std::mutex> lock(mu_);
-  last_error_ = error;
-  auto it = connections_.find(std::this_thread::get_id());
-  if (it != connections_.end() && it->second->broken()) {
-    dropped = std::move(it->second);
-    connections_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = error;
   }
+  connections_.Failed();
 }
 
 std::string PgDirectory::last_error() const {
@@ -153,12 +124,7 @@ std::string PgDirectory::last_error() const {
 
 Lookup<Customer> PgDirectory::FindOne(const char* name, const char* sql, std::string_view key) {
   std::string error;
-  pg::Connection* c = ThisThread(&error);
-  if (c == nullptr) {
-    Fail(error);
-    return Lookup<Customer>::Unavailable(error);
-  }
-  pg::Result r = c->Prepared(name, sql, {key}, /*binary_results=*/true);
+  pg::Result r = connections_.Prepared(name, sql, {key}, /*binary_results=*/true);
   if (!r.ok()) {
     Fail("find customer: " + r.error());
     return Lookup<Customer>::Unavailable("find customer: " + r.error());
@@ -193,9 +159,6 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
     failed.error = error;
     return failed;
   };
-  std::string error;
-  pg::Connection* c = ThisThread(&error);
-  if (c == nullptr) return unavailable(error);
 
   CursorPosition after;
   if (!request.page_token.empty()) {
@@ -206,7 +169,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
     }
     after = std::move(*decoded);
   } else if (!request.anchor.empty()) {
-    pg::Result r = c->Prepared("sort_key_of", kSortKeyOfSql, {request.anchor}, true);
+    pg::Result r = connections_.Prepared("sort_key_of", kSortKeyOfSql, {request.anchor}, true);
     if (!r.ok()) return unavailable("find anchor: " + r.error());
     if (r.rows() == 0) {
       result.status = ListResult::Status::kBadAnchor;
@@ -240,7 +203,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
   bool walk = terms.empty();
   const IndexRange range = DrivingRange(terms);
   if (!terms.empty()) {
-    pg::Result probe = c->Prepared(
+    pg::Result probe = connections_.Prepared(
         all ? "probe_all" : "probe_worker", all ? kProbeAllSql : kProbeWorkerSql,
         {request.worker, pg::Param::Binary(range.lo), pg::Param::Binary(range.hi),
          std::to_string(kSearchProbeLimit + 1), pg::Param::Binary(range.lo2),
@@ -248,7 +211,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
     if (!probe.ok()) return unavailable("search: " + probe.error());
     walk = probe.Int(0, 0) > kSearchProbeLimit;
     if (!walk) {
-      pg::Result r = c->Prepared(
+      pg::Result r = connections_.Prepared(
           all ? "candidates_all" : "candidates_worker",
           all ? kCandidatesAllSql : kCandidatesWorkerSql,
           {request.worker, pg::Param::Binary(after.sort_key), after.customer_id,
@@ -265,7 +228,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
   const int64_t limit = terms.empty() ? static_cast<int64_t>(page_size) + 1 : kWalkBatch;
   CursorPosition from = after;
   while (true) {
-    pg::Result r = c->Prepared(
+    pg::Result r = connections_.Prepared(
         all ? "list_all" : "list_worker", all ? kListAllSql : kListWorkerSql,
         {request.worker, pg::Param::Binary(from.sort_key), from.customer_id,
          std::to_string(limit)},
@@ -279,13 +242,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
 }
 
 Lookup<Worker> PgDirectory::FindWorker(std::string_view identity) {
-  std::string error;
-  pg::Connection* c = ThisThread(&error);
-  if (c == nullptr) {
-    Fail(error);
-    return Lookup<Worker>::Unavailable(error);
-  }
-  pg::Result r = c->Prepared("find_worker", kFindWorkerSql, {identity});
+  pg::Result r = connections_.Prepared("find_worker", kFindWorkerSql, {identity});
   if (!r.ok()) {
     Fail("find worker: " + r.error());
     return Lookup<Worker>::Unavailable("find worker: " + r.error());
@@ -297,13 +254,7 @@ Lookup<Worker> PgDirectory::FindWorker(std::string_view identity) {
 
 Lookup<std::vector<std::string>> PgDirectory::WorkersWithCustomers() {
   using Result = Lookup<std::vector<std::string>>;
-  std::string error;
-  pg::Connection* c = ThisThread(&error);
-  if (c == nullptr) {
-    Fail(error);
-    return Result::Unavailable(error);
-  }
-  pg::Result r = c->Prepared("workers_with_customers", kWorkersWithCustomersSql);
+  pg::Result r = connections_.Prepared("workers_with_customers", kWorkersWithCustomersSql);
   if (!r.ok()) {
     Fail("workers with customers: " + r.error());
     return Result::Unavailable("workers with customers: " + r.error());
@@ -314,13 +265,9 @@ Lookup<std::vector<std::string>> PgDirectory::WorkersWithCustomers() {
 }
 
 bool PgDirectory::Ping(std::string* error) {
-  std::string detail;
-  pg::Connection* c = ThisThread(&detail);
-  if (c != nullptr) {
-    pg::Result r = c->Prepared("ping", "SELECT 1 FROM worker_keys LIMIT 1");
-    if (r.ok()) return true;
-    detail = "ping: " + r.error();
-  }
+  pg::Result r = connections_.Prepared("ping", "SELECT 1 FROM worker_keys LIMIT 1");
+  if (r.ok()) return true;
+  const std::string detail = "ping: " + r.error();
   Fail(detail);
   if (error != nullptr) *error = detail;
   return false;

@@ -7,22 +7,17 @@
 // calling thread gets its own connection (opened lazily) with its own prepared statements.
 //
 // Failures: a query that fails (server down, connection lost, statement or lock timeout) or a
-// row that cannot be decoded answers unavailable, never absent. A broken connection is dropped;
-// the thread's next call connects again, but not sooner than a short backoff after a failed
-// connect (doubling from 100 ms to 2 s), so a database that is down costs each request one
-// quick failure, not a connect timeout.
+// row that cannot be decoded answers unavailable, never absent. A broken connection is dropped
+// and the next call connects again, with a backoff (db/postgres.h ThreadConnections).
 #ifndef FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
 #define FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "db/postgres.h"
@@ -54,18 +49,13 @@ class PgDirectory : public Directory {
   std::string last_error() const;
 
  private:
-  explicit PgDirectory(pg::ConnectOptions connect) : connect_(std::move(connect)) {}
-  // The calling thread's connection, connecting when it has none; nullptr with `error` set.
-  pg::Connection* ThisThread(std::string* error);
+  explicit PgDirectory(pg::ConnectOptions connect) : connections_(std::move(connect)) {}
   // Records the failure; drops the thread's connection when it is broken.
   void Fail(const std::string& error);
   Lookup<Customer> FindOne(const char* name, const char* sql, std::string_view key);
 
-  const pg::ConnectOptions connect_;
-  mutable std::mutex mu_;  // guards connections_, last_error_ and the backoff
-  std::map<std::thread::id, std::unique_ptr<pg::Connection>> connections_;
-  std::chrono::steady_clock::time_point retry_after_{};
-  std::chrono::milliseconds backoff_{0};
+  pg::ThreadConnections connections_;
+  mutable std::mutex mu_;  // guards last_error_
   std::string last_error_;
   std::atomic<uint64_t> error_count_{0};
 };

@@ -20,6 +20,7 @@
 #include "fcgi/progress.h"
 #include "db/postgres.h"
 #include "db/sqlite.h"
+#include "directory/pg_directory.h"
 #include "directory/pg_schema.h"
 #include "directory/sqlite_directory.h"
 #include "fcgi/connections.h"
@@ -30,6 +31,7 @@
 #include "handlers/metrics.h"
 #include "handlers/services.h"
 #include "handlers/templates.h"
+#include "events/pg_event_store.h"
 #include "events/sqlite_event_store.h"
 #include "twilio/dispatcher.h"
 #include "twilio/rest_client.h"
@@ -98,13 +100,13 @@ void RequireAuthToken(const Options& options) {
 
 // serve, export and outbox work on a directory that exists: SQLite would silently create an
 // empty one at a mistyped path. Only import creates it.
-// The PostgreSQL stores land in steps: so far check-config, import and export work on it; the
-// commands that need the serving stores (serve, outbox) refuse it rather than half-work.
+// The PostgreSQL stores land in steps: the `outbox` operator commands do not work on it yet and
+// refuse it rather than half-work.
 void RequireSqliteDirectory(const Options& options) {
   if (pg::IsConnectionString(options.directory)) {
     throw StartupError(kExitConfig,
-                       "--directory: PostgreSQL is not served by this version yet (check-config, "
-                       "import and export work on it); use a SQLite file");
+                       "--directory: `outbox` does not work on PostgreSQL yet (serve, import, "
+                       "export and check-config do)");
   }
 }
 
@@ -117,21 +119,68 @@ void RequireDirectoryFile(const Options& options) {
   }
 }
 
-// The event store in its own file (--outbox), taking over the jobs of an older directory file.
-std::unique_ptr<SqliteEventStore> OpenEventStore(const Options& options) {
+// The event store options from the command line.
+OutboxOptions MakeOutboxOptions(const Options& options) {
   OutboxOptions outbox_options;
   outbox_options.legacy_directory = options.directory;
   outbox_options.retention_ms = int64_t{options.outbox_retention_days} * 24 * 3600 * 1000;
+  return outbox_options;
+}
+
+// The event store in its own file (--outbox), taking over the jobs of an older directory file.
+std::unique_ptr<SqliteEventStore> OpenEventStore(const Options& options) {
   std::string error;
   std::unique_ptr<SqliteEventStore> store =
-      SqliteEventStore::Open(options.outbox, outbox_options, &error);
+      SqliteEventStore::Open(options.outbox, MakeOutboxOptions(options), &error);
   if (!store) throw StartupError(kExitConfig, "--outbox: " + error);
   return store;
+}
+
+// How the serving stores reach a PostgreSQL --directory.
+pg::ConnectOptions PostgresConnectOptions(const Options& options) {
+  pg::ConnectOptions connect;
+  connect.conninfo = pg::LibpqConnInfo(options.directory);
+  connect.schema = options.postgres_schema;
+  return connect;
+}
+
+// The two stores serve uses, for the backend --directory names (chosen here, once).
+struct Stores {
+  std::unique_ptr<Directory> directory;
+  std::unique_ptr<EventStore> events;
+};
+
+Stores OpenStores(const Options& options, Log& log) {
+  Stores stores;
+  std::string error;
+  if (pg::IsConnectionString(options.directory)) {
+    const pg::ConnectOptions connect = PostgresConnectOptions(options);
+    stores.directory = PgDirectory::Open(connect, options.collation, &error);
+    if (!stores.directory) throw StartupError(kExitConfig, "--directory: " + error);
+    stores.events = PgEventStore::Open(connect, MakeOutboxOptions(options), &error);
+    if (!stores.events) throw StartupError(kExitConfig, "--directory: " + error);
+    return stores;
+  }
+  KeysReport keys;
+  stores.directory = SqliteDirectory::Open(options.directory, options.collation, &keys, &error);
+  if (!stores.directory) throw StartupError(kExitConfig, "--directory: " + error);
+  if (keys.rebuilt) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", keys.seconds);
+    log.Info("directory sort and search keys rebuilt",
+             {{"customers", std::to_string(keys.customers)},
+              {"keys", keys.version},
+              {"previous", keys.previous.empty() ? "none" : keys.previous},
+              {"seconds", seconds}});
+  }
+  stores.events = OpenEventStore(options);
+  return stores;
 }
 
 // A database folder others can read exposes customer data and jobs: warn, do not refuse
 // (a shared host may have no choice).
 void WarnAboutOpenFolders(const Options& options, Log& log) {
+  if (pg::IsConnectionString(options.directory)) return;  // no files of ours
   for (const std::string* path : {&options.directory, &options.outbox}) {
     std::string folder;
     if (db::FolderReadableByOthers(*path, &folder)) {
@@ -153,7 +202,7 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
-  RequireDirectoryFile(options);
+  if (!pg::IsConnectionString(options.directory)) RequireDirectoryFile(options);
   // Validated by ParseOptions.
   std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
   if (socket.fd >= 0) RequirePeerPolicy(options, socket, *allowed_peers);
@@ -170,23 +219,12 @@ int Serve(const Options& options) {
   WarnAboutOpenFolders(options, log);
   HandlerConfig config = MakeHandlerConfig(options);
   Templates templates = LoadTemplates(options);
-  KeysReport keys;
-  std::unique_ptr<SqliteDirectory> directory =
-      SqliteDirectory::Open(options.directory, options.collation, &keys, &error);
-  if (!directory) throw StartupError(kExitConfig, "--directory: " + error);
-  if (keys.rebuilt) {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.1f", keys.seconds);
-    log.Info("directory sort and search keys rebuilt",
-             {{"customers", std::to_string(keys.customers)},
-              {"keys", keys.version},
-              {"previous", keys.previous.empty() ? "none" : keys.previous},
-              {"seconds", seconds}});
-  }
-  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
+  Stores stores = OpenStores(options, log);
+  Directory* directory = stores.directory.get();
+  EventStore* outbox = stores.events.get();
   Clock clock;
   Metrics metrics;
-  Services services{config, directory.get(), &templates, &metrics, clock, outbox.get()};
+  Services services{config, directory, &templates, &metrics, clock, outbox};
 
   // Jobs are always stored; they are delivered only by processes that can authenticate.
   InitRestClientGlobal();
@@ -210,7 +248,7 @@ int Serve(const Options& options) {
   dispatch_options.on_error = [&log](const std::string& message) {
     log.Error("outbox", {{"detail", message}});
   };
-  OutboxDispatcher dispatcher(outbox.get(), &rest_client, dispatch_options);
+  OutboxDispatcher dispatcher(outbox, &rest_client, dispatch_options);
   bool deliver = !options.account_sid.empty() && !options.auth_token.empty();
   if (deliver) {
     dispatcher.Start();
@@ -249,7 +287,9 @@ int Serve(const Options& options) {
                        {"pid", std::to_string(getpid())},
                        {"socket", socket.description},
                        {"threads", std::to_string(options.threads)},
-                       {"outbox", options.outbox},
+                       {"outbox", pg::IsConnectionString(options.directory)
+                                      ? "postgresql schema " + options.postgres_schema
+                                      : options.outbox},
                        {"outbox_concurrency", std::to_string(options.outbox_concurrency)}});
   if (!options.web_server_addrs.empty()) {
     log.Info("TCP peers limited", {{"allowed", options.web_server_addrs}});

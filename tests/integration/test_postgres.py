@@ -13,8 +13,12 @@ import tempfile
 import unittest
 
 from pg_server import PostgresServer
-from stack import AUTH_TOKEN, BIN
+import time
 
+from stack import AUTH_TOKEN, BIN, Stack, wait_for
+from twilio_stub import TwilioStub
+
+ACCOUNT = "AC" + "0" * 32
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
 
 
@@ -95,12 +99,12 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 78)
         self.assertIn("--outbox", r.stderr)
 
-    def test_commands_not_served_yet_refuse_clearly(self):
+    def test_commands_not_done_yet_refuse_clearly(self):
         for args in (["outbox", "list"], ["outbox", "deliver"]):
             with self.subTest(args=args):
                 r = run(args + ["--directory", self.pg.uri("frontline")])
                 self.assertEqual(r.returncode, 78, r.stderr)
-                self.assertIn("PostgreSQL is not served by this version yet", r.stderr)
+                self.assertIn("`outbox` does not work on PostgreSQL yet", r.stderr)
 
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
@@ -226,6 +230,106 @@ class ImportExport(unittest.TestCase):
         self.assertEqual(len(two["customers"]), 3)
         r = run(["check-config", "--directory", uri, "--postgres.schema", "second"])
         self.assertRegex(r.stdout, r"schema second: directory version (\d+) of \1\n")
+
+
+class Serving(unittest.TestCase):
+    """serve with --directory postgresql://…: the callbacks through nginx, and two responder
+    "hosts" (each its own process, folder and socket, behind their own nginx) sharing nothing
+    but the database: a customer imported once is seen by both, a routing job stored through
+    one is delivered exactly once, and the database going away answers 503 until it is back."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PostgresServer()
+        cls.pg.start()
+        cls.pg.create_database("serve")
+        cls.uri = cls.pg.uri("serve")
+        r = run(["import", "--directory", cls.uri, DEMO])
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def stack(self, twilio, extra=()):
+        return Stack(args=["--directory", self.uri, "--twilio.api-base", twilio.url] + list(extra),
+                     env={"TWILIO_ACCOUNT_SID": ACCOUNT}, create_directory=False)
+
+    def test_callbacks_and_routing_through_nginx(self):
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, self.stack(twilio) as st:
+            r = st.post_form("/callbacks/crm", [("Location", "GetCustomerDetailsByCustomerId"),
+                                                ("CustomerId", "1"), ("Worker", "alice@example.com")])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["objects"]["customer"]["display_name"], "Customer 1")
+            r = st.post_form("/callbacks/crm", [("Location", "GetCustomersList"),
+                                                ("Worker", "alice@example.com"), ("PageSize", "2")])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(len(r.json()["objects"]["customers"]), 2)
+            self.assertTrue(r.json()["objects"]["next_page_token"])
+            r = st.post_form("/callbacks/routing", [("ConversationSid", "CH" + "1" * 32),
+                                                    ("MessagingBinding.Address", "+15550000001")])
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), {"worker": "alice@example.com"})
+            wait_for(lambda: len(twilio.participants("CH" + "1" * 32)) == 1, timeout=15,
+                     what="the worker added at the Twilio stub")
+            self.assertEqual(st.get("/healthz").status, 200)
+            log = st.read_log()
+            self.assertIn("postgresql schema frontline", log)
+            self.assertNotIn("ERROR", log.upper().replace("ERROR_", ""), log[-2000:])
+
+    def test_two_hosts_share_the_directory_and_deliver_each_job_once(self):
+        conversations = ["CH%032x" % (0xabc000 + i) for i in range(40)]
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, \
+                self.stack(twilio) as one, self.stack(twilio) as two:
+            # Imported after both started: both see it.
+            extra = os.path.join(one.dir, "late.json")
+            with open(extra, "w") as f:
+                json.dump([{"customer_id": "late-1", "display_name": "Late Comer",
+                            "worker": "bob@example.com",
+                            "channels": [{"type": "sms", "value": "+15557770001"}]}], f)
+            self.assertEqual(run(["import", "--directory", self.uri, extra]).returncode, 0)
+            for st in (one, two):
+                r = st.post_form("/callbacks/crm", [("Location", "GetCustomerDetailsByCustomerId"),
+                                                    ("CustomerId", "late-1"),
+                                                    ("Worker", "bob@example.com")])
+                self.assertEqual(r.status, 200, r)
+            # Each webhook to both hosts (as a Twilio retry landing elsewhere would).
+            for c in conversations:
+                for st in (one, two):
+                    r = st.post_form("/callbacks/routing", [("ConversationSid", c),
+                                                            ("MessagingBinding.Address",
+                                                             "+15557770001")])
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(r.json(), {"worker": "bob@example.com"})
+            wait_for(lambda: all(twilio.participants(c) for c in conversations), timeout=30,
+                     what="every worker added")
+            time.sleep(1.0)  # a second delivery, were there one, would have come by now
+            posts = [r for r in twilio.requests if r["method"] == "POST" and
+                     r["path"].endswith("/Participants")]
+            self.assertEqual(len(posts), len(conversations), posts[:3])
+            self.assertEqual(sorted(r["path"].split("/")[3] for r in posts), sorted(conversations))
+
+    def test_database_down_is_503_then_recovers_by_itself(self):
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, self.stack(twilio) as st:
+            details = [("Location", "GetCustomerDetailsByCustomerId"), ("CustomerId", "1"),
+                       ("Worker", "alice@example.com")]
+            self.assertEqual(st.post_form("/callbacks/crm", details).status, 200)
+            self.pg.stop_server("fast")
+            try:
+                r = st.post_form("/callbacks/crm", details)
+                self.assertEqual(r.status, 503, r)
+                self.assertTrue(r.header("Retry-After"), r)
+                r = st.post_form("/callbacks/routing", [("ConversationSid", "CH" + "2" * 32),
+                                                        ("MessagingBinding.Address",
+                                                         "+15550000001")])
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(st.get("/healthz").status, 503)
+            finally:
+                self.pg.start_server()
+            wait_for(lambda: st.post_form("/callbacks/crm", details).status == 200, timeout=15,
+                     what="the directory back after PostgreSQL restarted")
+            self.assertEqual(st.get("/healthz").status, 200)
+            self.assertEqual(st.responder.poll(), None)  # never restarted
 
 
 class DirectoryOnBothBackends(unittest.TestCase):

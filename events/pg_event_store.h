@@ -1,0 +1,70 @@
+// The event state in PostgreSQL (SPEC §8), shared by every responder on every host: today the
+// outbox of Twilio REST jobs, with the same rows, keys, outcomes and backoff as the SQLite
+// store (sqlite_event_store.h, event_store.h PlanFinish). Versioned as component "events" in
+// the schema's frontline_versions (db/postgres.h Migrate).
+//
+// Delivery is at least once and normally exactly once across hosts: a job is claimed with
+// `FOR UPDATE SKIP LOCKED` and a lease (owner "<host>:<pid>:<random>", lease_until), so two
+// hosts never take the same job, and a host that dies leaves a lease that expires; outcomes
+// apply only while the lease is still the caller's. Each Enqueue is its own transaction, durable
+// on commit (synchronous_commit as the server has it: on by default).
+//
+// Not yet: a job enqueued on one host wakes that host's dispatcher at once, the others find it
+// on their next poll (DispatcherOptions::poll_interval_ms, 500 ms); LISTEN/NOTIFY comes next.
+//
+// Thread-safety: safe from any number of threads; each thread uses its own connection
+// (db/postgres.h ThreadConnections).
+#ifndef FRONTLINE_EVENTS_PG_EVENT_STORE_H_
+#define FRONTLINE_EVENTS_PG_EVENT_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "db/postgres.h"
+#include "events/event_store.h"
+
+namespace frontline {
+
+class PgEventStore : public EventStore {
+ public:
+  // Connects, creates or migrates the event tables in connect.schema. nullptr with `error`.
+  static std::unique_ptr<PgEventStore> Open(const pg::ConnectOptions& connect,
+                                            OutboxOptions options, std::string* error);
+
+  using Outbox::Enqueue;
+  EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
+  OutboxCounts Counts(std::string* error) override;
+  void SetEnqueueListener(std::function<void()> listener) override;
+  std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {}) override;
+  [[nodiscard]] bool Finish(const OutboxRow& row, const Delivery& delivery,
+                            std::string* error) override;
+  [[nodiscard]] bool ReleaseLeases(std::string* error) override;
+  int64_t PurgeDone(int64_t limit, std::string* error) override;
+  int64_t NowMs() const override { return options_.now_ms(); }
+  const std::string& owner() const { return options_.owner; }
+
+ private:
+  PgEventStore(pg::ConnectOptions connect, OutboxOptions options);
+  // Runs a prepared statement on the calling thread's connection; a failed one (its error set)
+  // drops a broken connection.
+  pg::Result Run(const char* name, const char* sql, const std::vector<pg::Param>& params,
+                 std::string* error);
+
+  OutboxOptions options_;
+  pg::ThreadConnections connections_;
+  std::mutex rng_mu_;  // guards rng_
+  std::mt19937_64 rng_;
+  std::mutex listener_mu_;
+  std::function<void()> listener_;
+};
+
+// The event tables' migrations, oldest first.
+const std::vector<pg::Migration>& PgEventMigrations();
+
+}  // namespace frontline
+
+#endif  // FRONTLINE_EVENTS_PG_EVENT_STORE_H_
