@@ -23,8 +23,9 @@ CREATE TABLE customers (
   links bytea NOT NULL DEFAULT ''
 );
 CREATE INDEX customers_by_worker ON customers (worker, sort_key, customer_id)
-  INCLUDE (display_name, avatar);
-CREATE INDEX customers_by_order ON customers (sort_key, customer_id) INCLUDE (display_name, avatar);
+  INCLUDE (display_name, avatar, search_text);
+CREATE INDEX customers_by_order ON customers (sort_key, customer_id)
+  INCLUDE (display_name, avatar, search_text);
 CREATE TABLE addresses (
   normalised text COLLATE "C" NOT NULL,
   customer bigint NOT NULL,

@@ -84,8 +84,10 @@ CREATE TABLE settings (
     {"list pages read from the index alone", R"sql(
 DROP INDEX customers_by_worker;
 DROP INDEX customers_by_order;
-CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id, display_name, avatar);
-CREATE INDEX customers_by_order ON customers(sort_key, customer_id, display_name, avatar);
+CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id, display_name, avatar,
+  search_text);
+CREATE INDEX customers_by_order ON customers(sort_key, customer_id, display_name, avatar,
+  search_text);
 )sql"},
 };
 
@@ -111,9 +113,9 @@ const char* BulkLoadDropIndexesSql() {
 
 const char* BulkLoadCreateIndexesSql() {
   return "CREATE INDEX customers_by_worker ON customers(worker, sort_key, customer_id,"
-         " display_name, avatar);"
+         " display_name, avatar, search_text);"
          "CREATE INDEX customers_by_order ON customers(sort_key, customer_id, display_name,"
-         " avatar);";
+         " avatar, search_text);";
 }
 
 namespace {

@@ -39,9 +39,10 @@
 //   from before version 3 has none, so its keys are rebuilt on first open). Since version 3,
 //   sort_key is a BLOB: the collation's binary sort key of display_name (collation.h).
 // Version 4 makes the two list-order indexes covering: customers_by_worker(worker, sort_key,
-//   customer_id, display_name, avatar) and customers_by_order(sort_key, customer_id,
-//   display_name, avatar), so a list page reads no table rows (fewer pages, which matters with
-//   no memory map and a small per-connection cache).
+//   customer_id, display_name, avatar, search_text) and customers_by_order(sort_key,
+//   customer_id, display_name, avatar, search_text), so a list page and a search's ordered
+//   walk read no table rows (a one-letter search spent most of its time copying table pages
+//   in with pread: no memory map, and a small per-connection cache).
 // Rows of addresses and search_terms reference customers.id; the import code keeps them
 // consistent (no declared foreign keys, so a --replace import can truncate tables instead of
 // deleting row by row).
