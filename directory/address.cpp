@@ -1,5 +1,7 @@
 #include "directory/address.h"
 
+#include <algorithm>
+
 #include "directory/text.h"
 
 namespace frontline {
@@ -48,6 +50,16 @@ std::string NormaliseAddress(std::string_view address) {
 bool IsPhoneLike(std::string_view address) {
   std::string digits;
   return PhoneDigits(TrimWhitespace(StripWhatsApp(TrimWhitespace(address))), &digits);
+}
+
+void DistinctAddresses(const std::vector<Channel>& channels, std::vector<std::string>* out) {
+  out->clear();
+  for (const Channel& ch : channels) {
+    std::string normalised = NormaliseAddress(ch.value);
+    if (std::find(out->begin(), out->end(), normalised) == out->end()) {
+      out->push_back(std::move(normalised));
+    }
+  }
 }
 
 }  // namespace frontline

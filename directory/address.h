@@ -6,6 +6,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "directory/customer.h"
 
 namespace frontline {
 
@@ -18,6 +21,10 @@ namespace frontline {
 //   form, "whatsapp:" prefix included: " Alice@Example.com " → "alice@example.com".
 // Never fails; "" stays "".
 std::string NormaliseAddress(std::string_view address);
+
+// Sets `*out` to the distinct NormaliseAddress values of `channels`' values, in channel order:
+// the rows of the addresses table for one customer (both backends' import writers).
+void DistinctAddresses(const std::vector<Channel>& channels, std::vector<std::string>* out);
 
 // True when NormaliseAddress(address) would return digits only (a phone number).
 bool IsPhoneLike(std::string_view address);

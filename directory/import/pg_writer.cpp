@@ -113,14 +113,11 @@ class PgImportWriter : public ImportWriter {
     customers_.Bytes(keys_.search_text);
     customers_.Bytes(channels_blob_);
     customers_.Bytes(links_blob_);
-    std::vector<std::string> seen;
-    for (const Channel& ch : c.channels) {
-      std::string normalised = NormaliseAddress(ch.value);
-      if (std::find(seen.begin(), seen.end(), normalised) != seen.end()) continue;
+    DistinctAddresses(c.channels, &addresses_of_customer_);
+    for (const std::string& address : addresses_of_customer_) {
       addresses_.Row(2);
       addresses_.Int64(seq);
-      addresses_.Bytes(normalised);
-      seen.push_back(std::move(normalised));
+      addresses_.Bytes(address);
     }
     for (const std::string& term : keys_.index_terms) {
       terms_.Row(2);
@@ -303,6 +300,7 @@ class PgImportWriter : public ImportWriter {
   bool copying_ = false;
   int64_t seq_ = 0;
   CustomerKeys keys_;
+  std::vector<std::string> addresses_of_customer_;
   std::string channels_blob_;
   std::string links_blob_;
   CopyRows customers_;

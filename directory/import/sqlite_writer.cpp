@@ -415,14 +415,7 @@ class SqliteImportWriter : public ImportWriter {
   // next.
   void Prepare(const Customer& customer) {
     ComputeKeys(customer, *collation_, &keys_);
-    addresses_of_customer_.clear();
-    for (const Channel& ch : customer.channels) {
-      std::string normalised = NormaliseAddress(ch.value);
-      if (std::find(addresses_of_customer_.begin(), addresses_of_customer_.end(), normalised) ==
-          addresses_of_customer_.end()) {
-        addresses_of_customer_.push_back(std::move(normalised));
-      }
-    }
+    DistinctAddresses(customer.channels, &addresses_of_customer_);
     channels_blob_.clear();
     AppendChannelsBlob(customer.channels, &channels_blob_);
     links_blob_.clear();
