@@ -263,7 +263,9 @@ Connection* ThreadConnections::Get(std::string* error) {
     if (error != nullptr) *error = detail;
     return nullptr;
   }
+  // Connected: the database is back for every thread, not only this one.
   backoff_ = std::chrono::milliseconds(0);
+  retry_after_ = {};
   Connection* raw = conn.get();
   connections_[self] = std::move(conn);
   return raw;

@@ -8,6 +8,7 @@
 #ifndef FRONTLINE_EVENTS_OUTBOX_H_
 #define FRONTLINE_EVENTS_OUTBOX_H_
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -86,6 +87,16 @@ class Outbox {
   // Jobs waiting and jobs kept failed, and the oldest pending job's age (for /healthz and
   // /metrics); `error` set on failure.
   virtual OutboxCounts Counts(std::string* error) = 0;
+  // The next turn of routing's round-robin over the workers (SPEC §5): shared by everything
+  // that shares the store where the backend can (PostgreSQL: every host), else this process's
+  // own counter (the default, and the fallback when the store cannot answer: a turn only
+  // spreads the load).
+  virtual uint64_t NextRoundRobinTurn() {
+    return local_turn_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<uint64_t> local_turn_{0};
 };
 
 }  // namespace frontline

@@ -89,6 +89,9 @@ CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE state = 'pendi
 CREATE INDEX outbox_failed ON outbox (id) WHERE state = 'failed';
 CREATE INDEX outbox_done ON outbox (updated_at, id) WHERE state = 'done';
 )sql"},
+      {"routing's round-robin, one for every host", R"sql(
+CREATE SEQUENCE round_robin AS bigint MINVALUE 0 START 0 CYCLE;
+)sql"},
   };
   return migrations;
 }
@@ -206,6 +209,13 @@ bool PgEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::s
 
 bool PgEventStore::ReleaseLeases(std::string* error) {
   return Run("outbox_release", kReleaseSql, {options_.owner}, error).ok();
+}
+
+uint64_t PgEventStore::NextRoundRobinTurn() {
+  std::string error;
+  pg::Result r = Run("round_robin", "SELECT nextval('round_robin')", {}, &error);
+  if (!r.ok() || r.rows() != 1) return Outbox::NextRoundRobinTurn();
+  return static_cast<uint64_t>(r.Int(0, 0));
 }
 
 int64_t PgEventStore::PurgeDone(int64_t limit, std::string* error) {

@@ -44,6 +44,8 @@ class PgEventStore : public EventStore {
                             std::string* error) override;
   [[nodiscard]] bool ReleaseLeases(std::string* error) override;
   int64_t PurgeDone(int64_t limit, std::string* error) override;
+  // nextval of the schema's round_robin sequence; this process's counter when that fails.
+  uint64_t NextRoundRobinTurn() override;
   int64_t NowMs() const override { return options_.now_ms(); }
   const std::string& owner() const { return options_.owner; }
 

@@ -2,7 +2,7 @@
 // worker is chosen here and the "add participant" call is stored in the outbox before we
 // answer, so the answer never waits for Twilio and no conversation is left unassigned when the
 // REST API hiccups.
-#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,10 +14,6 @@
 
 namespace frontline {
 namespace {
-
-// Round-robin position over the workers that own customers. Per process: with several
-// processes the spread is still even, just not strictly alternating.
-std::atomic<size_t> next_worker{0};
 
 // The assigned worker of the customer owning `address`, else the default worker, else the next
 // worker in round-robin; absent when there is none at all. Unavailable when the directory
@@ -37,7 +33,9 @@ Lookup<std::string> ChooseWorker(std::string_view address, Services& services) {
   Lookup<std::vector<std::string>> workers = services.directory->WorkersWithCustomers();
   if (workers.unavailable()) return Lookup<std::string>::Unavailable(workers.error());
   if (workers->empty()) return Lookup<std::string>::Absent();
-  return Lookup<std::string>::Found((*workers)[next_worker.fetch_add(1) % workers->size()]);
+  // The turn comes from the outbox's store: on PostgreSQL one sequence for every host.
+  const uint64_t turn = services.outbox->NextRoundRobinTurn();
+  return Lookup<std::string>::Found((*workers)[turn % workers->size()]);
 }
 
 Response RouteConversation(const Request& request, Services& services) {

@@ -309,6 +309,23 @@ class Serving(unittest.TestCase):
             self.assertEqual(len(posts), len(conversations), posts[:3])
             self.assertEqual(sorted(r["path"].split("/")[3] for r in posts), sorted(conversations))
 
+    def test_round_robin_is_shared_by_the_hosts(self):
+        # An address nobody owns and no default worker: the worker is the next turn of the
+        # round-robin over alice, bob and carol. Three webhooks to one, two, one: one shared
+        # sequence gives three different workers (per-process counters would give alice twice).
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, \
+                self.stack(twilio) as one, self.stack(twilio) as two:
+            chosen = []
+            for i, st in enumerate((one, two, one, two, one, two)):
+                r = st.post_form("/callbacks/routing", [("ConversationSid", "CH%032x" % (0xfe00 + i)),
+                                                        ("MessagingBinding.Address",
+                                                         "+15559990000")])
+                self.assertEqual(r.status, 200, r)
+                chosen.append(r.json()["worker"])
+            workers = ["alice@example.com", "bob@example.com", "carol@example.com"]
+            self.assertEqual(sorted(chosen[:3]), workers, chosen)
+            self.assertEqual(sorted(chosen[3:]), workers, chosen)
+
     def test_database_down_is_503_then_recovers_by_itself(self):
         with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, self.stack(twilio) as st:
             details = [("Location", "GetCustomerDetailsByCustomerId"), ("CustomerId", "1"),
