@@ -60,8 +60,6 @@ constexpr const char* kCountsSql =
     "SELECT count(*), min(created_at), (SELECT count(*) FROM outbox WHERE state = 'failed')"
     " FROM outbox WHERE state = 'pending'";
 
-#undef FL_ROW
-
 }  // namespace
 
 const std::vector<pg::Migration>& PgEventMigrations() {
@@ -211,6 +209,31 @@ bool PgEventStore::ReleaseLeases(std::string* error) {
   return Run("outbox_release", kReleaseSql, {options_.owner}, error).ok();
 }
 
+bool PgEventStore::List(bool include_done, std::vector<OutboxRow>* rows, std::string* error) {
+  pg::Result r = include_done
+                     ? Run("outbox_list_all", "SELECT " FL_ROW " FROM outbox ORDER BY id", {}, error)
+                     : Run("outbox_list", "SELECT " FL_ROW " FROM outbox WHERE state IN"
+                           " ('pending', 'failed') ORDER BY id", {}, error);
+  if (!r.ok()) return false;
+  for (int i = 0; i < r.rows(); ++i) rows->push_back(ReadRow(r, i));
+  return true;
+}
+
+bool PgEventStore::Retry(int64_t id, std::string* error) {
+  const std::string now = std::to_string(SystemUnixMs());
+  pg::Result r = Run("outbox_retry",
+                     "UPDATE outbox SET state = 'pending', next_attempt_at = $1,"
+                     " lease_owner = NULL, lease_until = NULL, updated_at = $1"
+                     " WHERE id = $2 AND state = 'failed'",
+                     {now, std::to_string(id)}, error);
+  if (!r.ok()) return false;
+  if (r.affected() != 1) {
+    if (error != nullptr) *error = "no failed outbox job with id " + std::to_string(id);
+    return false;
+  }
+  return true;
+}
+
 uint64_t PgEventStore::NextRoundRobinTurn() {
   std::string error;
   pg::Result r = Run("round_robin", "SELECT nextval('round_robin')", {}, &error);
@@ -227,3 +250,5 @@ int64_t PgEventStore::PurgeDone(int64_t limit, std::string* error) {
 }
 
 }  // namespace frontline
+
+#undef FL_ROW

@@ -23,6 +23,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "db/postgres.h"
 #include "events/event_store.h"
@@ -44,6 +45,12 @@ class PgEventStore : public EventStore {
                             std::string* error) override;
   [[nodiscard]] bool ReleaseLeases(std::string* error) override;
   int64_t PurgeDone(int64_t limit, std::string* error) override;
+  // For `frontline-fcgi outbox`, as ListJobs and RetryJob (sqlite_event_store.h) do for a file:
+  // jobs in id order (pending and failed, and done ones when `include_done`); failed job `id`
+  // pending again, due now. False with `error` set.
+  [[nodiscard]] bool List(bool include_done, std::vector<OutboxRow>* rows, std::string* error);
+  [[nodiscard]] bool Retry(int64_t id, std::string* error);
+
   // nextval of the schema's round_robin sequence; this process's counter when that fails.
   uint64_t NextRoundRobinTurn() override;
   int64_t NowMs() const override { return options_.now_ms(); }

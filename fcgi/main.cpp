@@ -100,18 +100,7 @@ void RequireAuthToken(const Options& options) {
 
 // serve, export and outbox work on a directory that exists: SQLite would silently create an
 // empty one at a mistyped path. Only import creates it.
-// The PostgreSQL stores land in steps: the `outbox` operator commands do not work on it yet and
-// refuse it rather than half-work.
-void RequireSqliteDirectory(const Options& options) {
-  if (pg::IsConnectionString(options.directory)) {
-    throw StartupError(kExitConfig,
-                       "--directory: `outbox` does not work on PostgreSQL yet (serve, import, "
-                       "export and check-config do)");
-  }
-}
-
 void RequireDirectoryFile(const Options& options) {
-  RequireSqliteDirectory(options);
   std::string error;
   if (!DatabaseFileExists(options.directory, &error)) {
     throw StartupError(kExitConfig,
@@ -422,7 +411,13 @@ int DeliverDueJobs(const Options& options) {
                        "token (TWILIO_AUTH_TOKEN or --twilio.auth-token-file)");
   }
   std::string error;
-  std::unique_ptr<SqliteEventStore> outbox = OpenEventStore(options);
+  std::unique_ptr<EventStore> outbox;
+  if (pg::IsConnectionString(options.directory)) {
+    outbox = PgEventStore::Open(PostgresConnectOptions(options), MakeOutboxOptions(options), &error);
+    if (!outbox) throw StartupError(kExitConfig, "--directory: " + error);
+  } else {
+    outbox = OpenEventStore(options);
+  }
   if (!InitRestClientGlobal()) throw StartupError(kExitConfig, "libcurl initialisation failed");
   CurlRestClient rest_client(MakeRestClientConfig(options));
   DispatcherOptions dispatch_options;
@@ -453,12 +448,19 @@ int OutboxCommand(const Options& options) {
   const std::vector<std::string>& args = options.arguments;
   std::string verb = args.empty() ? "list" : args[0];
   std::string error;
+  const bool postgres = pg::IsConnectionString(options.directory);
+  std::unique_ptr<PgEventStore> pg_store;
+  if (postgres && (verb == "list" || verb == "retry")) {
+    pg_store = PgEventStore::Open(PostgresConnectOptions(options), MakeOutboxOptions(options),
+                                  &error);
+    if (!pg_store) throw StartupError(kExitConfig, "--directory: " + error);
+  }
   if (verb == "list" && args.size() <= 1) {
-    RequireDirectoryFile(options);
     std::vector<OutboxRow> rows;
-    if (!ListJobs(options.outbox, options.directory, false, &rows, &error)) {
-      throw StartupError(kExitConfig, "outbox: " + error);
-    }
+    const bool ok = postgres ? pg_store->List(false, &rows, &error)
+                             : (RequireDirectoryFile(options),
+                                ListJobs(options.outbox, options.directory, false, &rows, &error));
+    if (!ok) throw StartupError(kExitConfig, "outbox: " + error);
     for (const OutboxRow& row : rows) std::cout << FormatOutboxRow(row) << "\n";
     std::cerr << rows.size() << " pending or failed jobs\n";
     return kExitOk;
@@ -467,13 +469,15 @@ int OutboxCommand(const Options& options) {
     char* end = nullptr;
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
-    RequireDirectoryFile(options);
-    if (!RetryJob(options.outbox, options.directory, id, &error)) throw StartupError(kExitConfig, "outbox retry: " + error);
+    const bool ok = postgres ? pg_store->Retry(id, &error)
+                             : (RequireDirectoryFile(options),
+                                RetryJob(options.outbox, options.directory, id, &error));
+    if (!ok) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
   if (verb == "deliver" && args.size() == 1) {
-    RequireDirectoryFile(options);
+    if (!postgres) RequireDirectoryFile(options);
     return DeliverDueJobs(options);
   }
   throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");
