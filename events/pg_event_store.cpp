@@ -1,5 +1,9 @@
 #include "events/pg_event_store.h"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace frontline {
@@ -32,11 +36,13 @@ OutboxRow ReadRow(const pg::Result& r, int i) {
   return row;
 }
 
+// Stores the job unless its key exists, and then notifies $8 (sent when the insert commits).
 constexpr const char* kEnqueueSql =
-    "INSERT INTO outbox (key, action, conversation_sid, identity, participant_sid,"
-    " attributes_json, state, attempts, next_attempt_at, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
-    " ON CONFLICT (key) DO NOTHING RETURNING id";
+    "WITH stored AS (INSERT INTO outbox (key, action, conversation_sid, identity,"
+    " participant_sid, attributes_json, state, attempts, next_attempt_at, created_at,"
+    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
+    " ON CONFLICT (key) DO NOTHING RETURNING id)"
+    " SELECT id, pg_notify($8, '') FROM stored";
 constexpr const char* kStoredSql =
     "SELECT action, conversation_sid, identity, participant_sid, attributes_json FROM outbox"
     " WHERE key = $1";
@@ -107,7 +113,10 @@ std::unique_ptr<PgEventStore> PgEventStore::Open(const pg::ConnectOptions& conne
 }
 
 PgEventStore::PgEventStore(pg::ConnectOptions connect, OutboxOptions options)
-    : options_(std::move(options)), connections_(std::move(connect)), rng_(std::random_device{}()) {
+    : options_(std::move(options)),
+      connections_(connect),
+      rng_(std::random_device{}()),
+      channel_(("outbox_" + connect.schema).substr(0, 63)) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
   if (options_.owner.empty()) options_.owner = DefaultLeaseOwner(rng_());
 }
@@ -131,7 +140,7 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   const std::string now = std::to_string(options_.now_ms());
   pg::Result r = Run("outbox_enqueue", kEnqueueSql,
                      {key, JobActionName(job.action), job.conversation_sid, job.identity,
-                      job.participant_sid, job.attributes_json, now},
+                      job.participant_sid, job.attributes_json, now, channel_},
                      error);
   if (!r.ok()) return EnqueueResult::kError;
   if (r.rows() == 0) {
@@ -167,9 +176,61 @@ OutboxCounts PgEventStore::Counts(std::string* error) {
   return counts;
 }
 
+PgEventStore::~PgEventStore() { SetEnqueueListener(nullptr); }
+
 void PgEventStore::SetEnqueueListener(std::function<void()> listener) {
+  std::thread stopped;
+  {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    listener_ = std::move(listener);
+    if (listener_ && !listening_.joinable()) {
+      stop_listening_ = false;
+      listening_ = std::thread([this] { Listen(); });
+    } else if (!listener_ && listening_.joinable()) {
+      stop_listening_ = true;
+      stopped = std::move(listening_);
+    }
+  }
+  // Joined outside the lock: the thread takes it to call the listener.
+  if (stopped.joinable()) stopped.join();
+}
+
+void PgEventStore::CallListener() {
   std::lock_guard<std::mutex> lock(listener_mu_);
-  listener_ = std::move(listener);
+  if (listener_) listener_();
+}
+
+void PgEventStore::Listen() {
+  std::unique_ptr<pg::Connection> conn;
+  std::chrono::milliseconds backoff(200);
+  while (!stop_listening_) {
+    if (conn == nullptr || conn->broken()) {
+      std::string error;
+      conn = pg::Connection::Open(connections_.options(), &error);
+      const std::string listen = "LISTEN " + pg::QuoteIdentifier(channel_);
+      if (conn == nullptr || !conn->Exec(listen.c_str()).ok()) {
+        conn.reset();
+        for (auto slept = std::chrono::milliseconds(0); slept < backoff && !stop_listening_;
+             slept += std::chrono::milliseconds(50)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(200);
+      CallListener();  // jobs may have come while nobody listened
+    }
+    // Wait for the server to send something, 200 ms at a time so that a stop is seen soon.
+    pollfd watched{PQsocket(conn->get()), POLLIN, 0};
+    if (::poll(&watched, 1, 200) <= 0) continue;
+    if (PQconsumeInput(conn->get()) == 0) continue;  // broken: reconnect above
+    bool notified = false;
+    while (PGnotify* notify = PQnotifies(conn->get())) {
+      notified = true;
+      PQfreemem(notify);
+    }
+    if (notified) CallListener();
+  }
 }
 
 std::optional<OutboxRow> PgEventStore::Claim(std::string* error, std::optional<int64_t> due_by) {

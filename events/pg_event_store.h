@@ -9,20 +9,24 @@
 // apply only while the lease is still the caller's. Each Enqueue is its own transaction, durable
 // on commit (synchronous_commit as the server has it: on by default).
 //
-// Not yet: a job enqueued on one host wakes that host's dispatcher at once, the others find it
-// on their next poll (DispatcherOptions::poll_interval_ms, 500 ms); LISTEN/NOTIFY comes next.
+// A stored job wakes dispatchers everywhere within milliseconds: Enqueue NOTIFYs the channel
+// "outbox_<schema>" (delivered at commit), and while an enqueue listener is set a thread of
+// this store LISTENs on its own connection and calls it for each notification (reconnecting
+// with a backoff, and calling it once after each reconnect, in case jobs came meanwhile).
 //
 // Thread-safety: safe from any number of threads; each thread uses its own connection
-// (db/postgres.h ThreadConnections).
+// (db/postgres.h ThreadConnections); the listening thread has one of its own.
 #ifndef FRONTLINE_EVENTS_PG_EVENT_STORE_H_
 #define FRONTLINE_EVENTS_PG_EVENT_STORE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "db/postgres.h"
@@ -35,6 +39,9 @@ class PgEventStore : public EventStore {
   // Connects, creates or migrates the event tables in connect.schema. nullptr with `error`.
   static std::unique_ptr<PgEventStore> Open(const pg::ConnectOptions& connect,
                                             OutboxOptions options, std::string* error);
+
+  // Stops the listening thread.
+  ~PgEventStore() override;
 
   using Outbox::Enqueue;
   EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override;
@@ -58,6 +65,9 @@ class PgEventStore : public EventStore {
 
  private:
   PgEventStore(pg::ConnectOptions connect, OutboxOptions options);
+  // The listening thread: until stop_, LISTEN and call the listener per notification.
+  void Listen();
+  void CallListener();
   // Runs a prepared statement on the calling thread's connection; a failed one (its error set)
   // drops a broken connection.
   pg::Result Run(const char* name, const char* sql, const std::vector<pg::Param>& params,
@@ -67,8 +77,11 @@ class PgEventStore : public EventStore {
   pg::ThreadConnections connections_;
   std::mutex rng_mu_;  // guards rng_
   std::mt19937_64 rng_;
-  std::mutex listener_mu_;
+  const std::string channel_;  // "outbox_<schema>", cut to PostgreSQL's 63-byte names
+  std::mutex listener_mu_;      // guards listener_ and the listening thread's start and stop
   std::function<void()> listener_;
+  std::atomic<bool> stop_listening_{false};
+  std::thread listening_;
 };
 
 // The event tables' migrations, oldest first.

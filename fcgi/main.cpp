@@ -222,6 +222,7 @@ int Serve(const Options& options) {
   CurlRestClient rest_client(std::move(rest_config));
   DispatcherOptions dispatch_options;
   dispatch_options.concurrency = options.outbox_concurrency;
+  dispatch_options.poll_interval_ms = options.outbox_poll_interval_ms;
   dispatch_options.on_delivery = [&log, &metrics](const OutboxRow& row, const Delivery& delivery) {
     metrics.RecordDelivery(delivery.outcome);
     LogFields fields = {{"job", std::to_string(row.id)},

@@ -128,6 +128,9 @@ po::options_description SettingsDescription() {
     ("outbox.concurrency", po::value<int>()->default_value(8)->value_name("N"),
      "outbox deliveries in flight per process, so one stalled Twilio call delays no other job "
      "(1..64)")
+    ("outbox.poll-interval", po::value<int>()->default_value(500)->value_name("MS"),
+     "how often the outbox dispatcher looks for jobs it was not woken for (stored by another "
+     "process, or due again after a backoff), in milliseconds (10..600000)")
     ("outbox.retention", po::value<int>()->default_value(7)->value_name("DAYS"),
      "delivered outbox jobs are kept this long, so Twilio's retries of a webhook are still "
      "recognised, then purged (1..3650)")
@@ -612,6 +615,7 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.outbox = Get<std::string>(vm, "outbox");
   options.outbox_concurrency = Get<int>(vm, "outbox.concurrency", 8);
   options.outbox_retention_days = Get<int>(vm, "outbox.retention", 7);
+  options.outbox_poll_interval_ms = Get<int>(vm, "outbox.poll-interval", 500);
   options.templates = Get<std::string>(vm, "templates");
   options.collation = Get<std::string>(vm, "crm.collation");
   options.postgres_schema = Get<std::string>(vm, "postgres.schema");
@@ -723,6 +727,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   if (options.outbox_concurrency < 1 || options.outbox_concurrency > 64) {
     throw StartupError(kExitConfig, "--outbox.concurrency: must be between 1 and 64");
   }
+  if (options.outbox_poll_interval_ms < 10 || options.outbox_poll_interval_ms > 600000) {
+    throw StartupError(kExitConfig, "--outbox.poll-interval: must be between 10 and 600000 ms");
+  }
   if (options.outbox_retention_days < 1 || options.outbox_retention_days > 3650) {
     throw StartupError(kExitConfig, "--outbox.retention: must be between 1 and 3650 days");
   }
@@ -763,6 +770,7 @@ std::string DescribeOptions(const Options& o) {
   }
   out += line("outbox.concurrency", std::to_string(o.outbox_concurrency));
   out += line("outbox.retention", std::to_string(o.outbox_retention_days) + " days");
+  out += line("outbox.poll-interval", std::to_string(o.outbox_poll_interval_ms) + " ms");
   out += line("templates", o.templates.empty() ? "built-in" : o.templates);
   // URLs may carry a password (userinfo) or a query secret: shown with those hidden.
   out += line("public-url", RedactUrl(o.public_url));

@@ -54,6 +54,7 @@ struct Options {
                                        // (empty with a PostgreSQL directory)
   int outbox_concurrency = 8;          // deliveries in flight per process
   int outbox_retention_days = 7;       // done jobs are purged after this
+  int outbox_poll_interval_ms = 500;   // the dispatcher's look for jobs nobody woke it for
   std::string templates;               // "" = built-in
   std::string collation = "root";      // crm.collation, as ICU resolved it (collation.h)
   std::string public_url;

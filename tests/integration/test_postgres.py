@@ -344,6 +344,21 @@ class Serving(unittest.TestCase):
             self.assertEqual(r.returncode, 78)
             self.assertIn("no failed outbox job with id 999999", r.stderr)
 
+    def test_a_job_stored_on_one_host_wakes_another_at_once(self):
+        # Host one cannot deliver (no account SID); host two polls only every 10 minutes, so
+        # only the notification can make it deliver the job soon.
+        conversation = "CH" + "7" * 32
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, \
+                Stack(args=["--directory", self.uri], create_directory=False) as one, \
+                self.stack(twilio, ["--outbox.poll-interval", "600000"]) as two:
+            # (Were host two's listener not connected yet, it wakes its dispatcher once it is.)
+            r = one.post_form("/callbacks/routing", [("ConversationSid", conversation),
+                                                     ("MessagingBinding.Address",
+                                                      "+15550000001")])
+            self.assertEqual(r.status, 200, r)
+            wait_for(lambda: len(twilio.participants(conversation)) == 1, timeout=20,
+                     what="host two delivering host one's job")
+
     def test_round_robin_is_shared_by_the_hosts(self):
         # An address nobody owns and no default worker: the worker is the next turn of the
         # round-robin over alice, bob and carol. Three webhooks to one, two, one: one shared
