@@ -359,6 +359,39 @@ class Serving(unittest.TestCase):
             wait_for(lambda: len(twilio.participants(conversation)) == 1, timeout=20,
                      what="host two delivering host one's job")
 
+    def test_a_host_killed_with_claimed_jobs_loses_none(self):
+        # Host one claims 8 jobs (its outbox.concurrency) whose Twilio calls hang for 55 s, and
+        # is killed -9 with them leased; host two, started afterwards, delivers the other 12 at
+        # once and the leased ones when their lease (30 s) expires, well before the hung calls
+        # would end: every conversation gets its worker exactly once.
+        conversations = ["CH%032x" % (0xdead00 + i) for i in range(20)]
+        with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio:
+            twilio.stall(55, times=8)
+            one = self.stack(twilio)
+            one.start()
+            try:
+                for c in conversations:
+                    r = one.post_form("/callbacks/routing", [("ConversationSid", c),
+                                                             ("MessagingBinding.Address",
+                                                              "+15550000001")])
+                    self.assertEqual(r.status, 200, r)
+                wait_for(lambda: len(twilio.requests) >= 8, timeout=15,
+                         what="host one's deliveries hanging at the stub")
+                one.responder.kill()  # SIGKILL: the leases stay behind
+                one.responder.wait(timeout=10)
+            finally:
+                one.stop()
+            leased = self.pg.psql("serve", "SELECT count(*) FROM frontline.outbox WHERE "
+                                  "lease_owner IS NOT NULL AND state = 'pending'").stdout.strip()
+            self.assertEqual(int(leased), 8)
+            with self.stack(twilio) as two:
+                wait_for(lambda: all(len(twilio.participants(c)) == 1 for c in conversations),
+                         timeout=40, what="every conversation's worker, leased ones included")
+                two_log = two.read_log()
+            for c in conversations:
+                self.assertEqual(len(twilio.participants(c)), 1, c)
+            self.assertIn("outbox delivery", two_log)
+
     def test_round_robin_is_shared_by_the_hosts(self):
         # An address nobody owns and no default worker: the worker is the next turn of the
         # round-robin over alice, bob and carol. Three webhooks to one, two, one: one shared
