@@ -663,3 +663,44 @@ TEST_CASE("options: --outbox beside the directory, --outbox.concurrency, --outbo
 
 }  // namespace
 }  // namespace frontline
+
+namespace frontline {
+namespace {
+
+TEST_CASE("options: a PostgreSQL --directory, --postgres.schema, --outbox.poll-interval") {
+  Options o = Parse({"--directory", "postgresql://app:pw@db1,db2/frontline"});
+  CHECK(o.outbox.empty());  // the event state is in the same database
+  CHECK(o.postgres_schema == "frontline");
+  CHECK(o.outbox_poll_interval_ms == 500);
+  const std::string described = DescribeOptions(o);
+  CHECK(described.find("directory = postgresql://app:****@db1,db2/frontline\n") !=
+        std::string::npos);
+  CHECK(described.find("pw") == std::string::npos);
+  CHECK(described.find("outbox = (in the PostgreSQL database)\n") != std::string::npos);
+  CHECK(Parse({"--directory", "postgresql:service=x", "--postgres.schema", "tenant_2"})
+            .postgres_schema == "tenant_2");
+  CHECK(Parse({}, {{"FRONTLINE_DIRECTORY", "postgres://db/f"}}).outbox.empty());
+  struct Case {
+    std::vector<std::string> args;
+    int exit;
+  };
+  const Case cases[] = {
+      {{"--directory", "postgresql://db/f", "--outbox", "/tmp/o.db"}, kExitConfig},
+      {{"--postgres.schema", "Upper"}, kExitConfig},
+      {{"--postgres.schema", "1abc"}, kExitConfig},
+      {{"--postgres.schema", "a-b"}, kExitConfig},
+      {{"--postgres.schema", std::string(64, 'x')}, kExitConfig},
+      {{"--postgres.schema", std::string(63, 'x')}, 0},
+      {{"--outbox.poll-interval", "9"}, kExitConfig},
+      {{"--outbox.poll-interval", "600001"}, kExitConfig},
+      {{"--outbox.poll-interval", "10"}, 0},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args.back());
+    CHECK(ExitCodeOf(c.args) == c.exit);
+  }
+  CHECK(Parse({"--outbox.poll-interval", "10"}).outbox_poll_interval_ms == 10);
+}
+
+}  // namespace
+}  // namespace frontline
