@@ -294,6 +294,60 @@ Result ThreadConnections::Prepared(const char* name, const char* sql,
 }
 
 // ---------------------------------------------------------------------------------------------
+// COPY
+
+bool StartCopy(Connection& conn, const char* sql, std::string* error) {
+  PGresult* start = PQexec(conn.get(), sql);
+  const bool copying = start != nullptr && PQresultStatus(start) == PGRES_COPY_IN;
+  if (!copying && error != nullptr) {
+    *error = "postgresql: " + Trimmed(start != nullptr ? PQresultErrorMessage(start)
+                                                       : PQerrorMessage(conn.get()));
+  }
+  PQclear(start);
+  return copying;
+}
+
+bool SendCopy(Connection& conn, std::string_view data, std::string* error) {
+  for (size_t off = 0; off < data.size(); off += kCopyChunk) {
+    const std::string_view piece = data.substr(off, kCopyChunk);
+    if (PQputCopyData(conn.get(), piece.data(), static_cast<int>(piece.size())) != 1) {
+      if (error != nullptr) *error = "postgresql: COPY: " + Trimmed(PQerrorMessage(conn.get()));
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EndCopy(Connection& conn, std::string* error) {
+  bool ok = PQputCopyEnd(conn.get(), nullptr) == 1;
+  if (!ok && error != nullptr) {
+    *error = "postgresql: COPY: " + Trimmed(PQerrorMessage(conn.get()));
+  }
+  while (PGresult* result = PQgetResult(conn.get())) {
+    if (ok && PQresultStatus(result) != PGRES_COMMAND_OK) {
+      ok = false;
+      if (error != nullptr) *error = "postgresql: COPY: " + Trimmed(PQresultErrorMessage(result));
+    }
+    PQclear(result);
+  }
+  return ok;
+}
+
+void AbortCopy(Connection& conn, const char* reason) {
+  PQputCopyEnd(conn.get(), reason);
+  while (PGresult* result = PQgetResult(conn.get())) PQclear(result);
+}
+
+bool CopyIn(Connection& conn, const char* sql, std::string_view data, std::string* error) {
+  if (!StartCopy(conn, sql, error)) return false;
+  if (!SendCopy(conn, data, error)) {
+    AbortCopy(conn, "send failed");
+    return false;
+  }
+  return EndCopy(conn, error);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Migrations
 
 std::string QuoteIdentifier(std::string_view name) {

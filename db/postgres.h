@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace frontline {
@@ -163,6 +164,62 @@ class ThreadConnections {
   std::chrono::milliseconds backoff_{0};
   std::string last_connect_error_;
 };
+
+// Rows in PostgreSQL's binary COPY format (COPY … FROM STDIN (FORMAT binary)): a header, then per row the field count and each
+// field as a 32-bit length and its bytes (text and bytea as they are, bigint as 8 bytes, all
+// big-endian), then a trailer.
+class CopyRows {
+ public:
+  CopyRows() { Header(); }
+
+  void Row(int16_t fields) { Int16(fields); }
+  void Bytes(std::string_view value) {
+    Int32(static_cast<int32_t>(value.size()));
+    data_.append(value.data(), value.size());
+  }
+  void Int64(int64_t value) {
+    Int32(8);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      data_.push_back(static_cast<char>((static_cast<uint64_t>(value) >> shift) & 0xff));
+    }
+  }
+  // What was written since the last Take (the header first time), emptied.
+  std::string Take() { return std::exchange(data_, std::string()); }
+  size_t size() const { return data_.size(); }
+  void Trailer() { Int16(-1); }
+
+ private:
+  void Header() {
+    static const char kSignature[] = "PGCOPY\n\377\r\n";
+    data_.append(kSignature, sizeof(kSignature));  // with its NUL: 11 bytes
+    Int32(0);                                      // flags
+    Int32(0);                                      // header extension length
+  }
+  void Int16(int16_t v) {
+    data_.push_back(static_cast<char>((static_cast<uint16_t>(v) >> 8) & 0xff));
+    data_.push_back(static_cast<char>(static_cast<uint16_t>(v) & 0xff));
+  }
+  void Int32(int32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      data_.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
+    }
+  }
+
+  std::string data_;
+};
+
+// Pieces of about this size go to the server at a time.
+inline constexpr size_t kCopyChunk = 1 << 20;
+// COPY … FROM STDIN on `conn`: StartCopy runs `sql` (true once the server waits for data),
+// SendCopy sends bytes, EndCopy ends it and reads its outcome, AbortCopy ends it with an error
+// (the transaction is then aborted). CopyIn does all of it for data held whole. False with
+// `error` set.
+[[nodiscard]] bool StartCopy(Connection& conn, const char* sql, std::string* error);
+[[nodiscard]] bool SendCopy(Connection& conn, std::string_view data, std::string* error);
+[[nodiscard]] bool EndCopy(Connection& conn, std::string* error);
+void AbortCopy(Connection& conn, const char* reason);
+[[nodiscard]] bool CopyIn(Connection& conn, const char* sql, std::string_view data,
+                          std::string* error);
 
 // One migration: a description for errors and the SQL that takes the schema one version up.
 struct Migration {

@@ -16,51 +16,7 @@
 namespace frontline {
 namespace {
 
-// Rows in PostgreSQL's binary COPY format: a header, then per row the field count and each
-// field as a 32-bit length and its bytes (text and bytea as they are, bigint as 8 bytes, all
-// big-endian), then a trailer.
-class CopyRows {
- public:
-  CopyRows() { Header(); }
 
-  void Row(int16_t fields) { Int16(fields); }
-  void Bytes(std::string_view value) {
-    Int32(static_cast<int32_t>(value.size()));
-    data_.append(value.data(), value.size());
-  }
-  void Int64(int64_t value) {
-    Int32(8);
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      data_.push_back(static_cast<char>((static_cast<uint64_t>(value) >> shift) & 0xff));
-    }
-  }
-  // What was written since the last Take (the header first time), emptied.
-  std::string Take() { return std::exchange(data_, std::string()); }
-  size_t size() const { return data_.size(); }
-  void Trailer() { Int16(-1); }
-
- private:
-  void Header() {
-    static const char kSignature[] = "PGCOPY\n\377\r\n";
-    data_.append(kSignature, sizeof(kSignature));  // with its NUL: 11 bytes
-    Int32(0);                                      // flags
-    Int32(0);                                      // header extension length
-  }
-  void Int16(int16_t v) {
-    data_.push_back(static_cast<char>((static_cast<uint16_t>(v) >> 8) & 0xff));
-    data_.push_back(static_cast<char>(static_cast<uint16_t>(v) & 0xff));
-  }
-  void Int32(int32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      data_.push_back(static_cast<char>((static_cast<uint32_t>(v) >> shift) & 0xff));
-    }
-  }
-
-  std::string data_;
-};
-
-// Sent to the server in pieces of about this size while customers stream in.
-constexpr size_t kCopyChunk = 1 << 20;
 
 class PgImportWriter : public ImportWriter {
  public:
@@ -88,10 +44,12 @@ class PgImportWriter : public ImportWriter {
              error)) {
       return false;
     }
-    return StartCopy(
+    copying_ = pg::StartCopy(*conn_,
         "COPY import_customers (seq, customer_id, display_name, sort_key, avatar, details_title,"
         " details_content, worker, search_text, channels, links) FROM STDIN (FORMAT binary)",
         error);
+    if (!copying_) *error = "import: " + *error;
+    return copying_;
   }
 
   bool AddCustomer(const Customer& c, std::string* error) override {
@@ -124,7 +82,10 @@ class PgImportWriter : public ImportWriter {
       terms_.Int64(seq);
       terms_.Bytes(term);
     }
-    if (customers_.size() >= kCopyChunk) return Send(customers_.Take(), error);
+    if (customers_.size() >= pg::kCopyChunk && !pg::SendCopy(*conn_, customers_.Take(), error)) {
+      *error = "import: " + *error;
+      return false;
+    }
     return true;
   }
 
@@ -136,13 +97,15 @@ class PgImportWriter : public ImportWriter {
 
   bool Commit(std::string* error) override {
     customers_.Trailer();
-    if (!Send(customers_.Take(), error) || !EndCopy(error)) return false;
+    copying_ = false;
     addresses_.Trailer();
     terms_.Trailer();
-    if (!CopyAll("COPY import_addresses (seq, normalised) FROM STDIN (FORMAT binary)",
-                 addresses_.Take(), error) ||
-        !CopyAll("COPY import_terms (seq, term) FROM STDIN (FORMAT binary)", terms_.Take(),
-                 error)) {
+    if (!pg::SendCopy(*conn_, customers_.Take(), error) || !pg::EndCopy(*conn_, error) ||
+        !pg::CopyIn(*conn_, "COPY import_addresses (seq, normalised) FROM STDIN (FORMAT binary)",
+                    addresses_.Take(), error) ||
+        !pg::CopyIn(*conn_, "COPY import_terms (seq, term) FROM STDIN (FORMAT binary)",
+                    terms_.Take(), error)) {
+      *error = "import: " + *error;
       return false;
     }
     // The last record of a customer_id wins, as with SQLite's row-by-row upsert.
@@ -204,8 +167,7 @@ class PgImportWriter : public ImportWriter {
 
   void Abort() override {
     if (copying_) {
-      PQputCopyEnd(conn_->get(), "import aborted");
-      DrainResults();
+      pg::AbortCopy(*conn_, "import aborted");
       copying_ = false;
     }
     if (in_transaction_) (void)conn_->Exec("ROLLBACK");
@@ -240,60 +202,6 @@ class PgImportWriter : public ImportWriter {
     return false;
   }
 
-  bool Send(const std::string& data, std::string* error) {
-    if (data.empty()) return true;
-    if (PQputCopyData(conn_->get(), data.data(), static_cast<int>(data.size())) != 1) {
-      *error = "import: COPY: " + std::string(PQerrorMessage(conn_->get()));
-      return false;
-    }
-    return true;
-  }
-
-  // Ends the COPY in progress and reads its outcome.
-  bool EndCopy(std::string* error) {
-    copying_ = false;
-    if (PQputCopyEnd(conn_->get(), nullptr) != 1) {
-      *error = "import: COPY: " + std::string(PQerrorMessage(conn_->get()));
-      DrainResults();
-      return false;
-    }
-    bool ok = true;
-    while (PGresult* result = PQgetResult(conn_->get())) {
-      if (PQresultStatus(result) != PGRES_COMMAND_OK) {
-        ok = false;
-        *error = "import: COPY: " + std::string(PQresultErrorMessage(result));
-        while (!error->empty() && error->back() == '\n') error->pop_back();
-      }
-      PQclear(result);
-    }
-    return ok;
-  }
-
-  // Starts `sql`, a COPY … FROM STDIN.
-  bool StartCopy(const char* sql, std::string* error) {
-    PGresult* start = PQexec(conn_->get(), sql);
-    copying_ = start != nullptr && PQresultStatus(start) == PGRES_COPY_IN;
-    if (!copying_) {
-      *error = "import: " + std::string(start != nullptr ? PQresultErrorMessage(start)
-                                                         : PQerrorMessage(conn_->get()));
-      while (!error->empty() && error->back() == '\n') error->pop_back();
-    }
-    PQclear(start);
-    return copying_;
-  }
-
-  bool CopyAll(const char* sql, const std::string& data, std::string* error) {
-    if (!StartCopy(sql, error)) return false;
-    for (size_t off = 0; off < data.size(); off += kCopyChunk) {
-      if (!Send(data.substr(off, kCopyChunk), error)) return false;
-    }
-    return EndCopy(error);
-  }
-
-  void DrainResults() {
-    while (PGresult* result = PQgetResult(conn_->get())) PQclear(result);
-  }
-
   std::unique_ptr<pg::Connection> conn_;
   std::unique_ptr<Collation> collation_;
   bool in_transaction_ = false;
@@ -303,9 +211,9 @@ class PgImportWriter : public ImportWriter {
   std::vector<std::string> addresses_of_customer_;
   std::string channels_blob_;
   std::string links_blob_;
-  CopyRows customers_;
-  CopyRows addresses_;
-  CopyRows terms_;
+  pg::CopyRows customers_;
+  pg::CopyRows addresses_;
+  pg::CopyRows terms_;
   std::vector<Worker> workers_;
 };
 
