@@ -8,6 +8,7 @@
 #include "directory/collation.h"
 #include "directory/cursor.h"
 #include "directory/customer_row.h"
+#include "directory/pg_keys.h"
 #include "directory/pg_schema.h"
 #include "directory/search.h"
 #include "directory/sqlite_keys.h"
@@ -81,24 +82,13 @@ constexpr int kWalkBatch = 200;
 }  // namespace
 
 std::unique_ptr<PgDirectory> PgDirectory::Open(const pg::ConnectOptions& connect,
-                                               const std::string& collation,
+                                               const std::string& collation, KeysReport* keys,
                                                std::string* error) {
   std::unique_ptr<Collation> order = Collation::Create(collation, error);
   if (order == nullptr) return nullptr;
   std::unique_ptr<pg::Connection> conn = pg::Connection::Open(connect, error);
-  if (conn == nullptr || !MigratePgDirectory(*conn, connect.schema, error)) return nullptr;
-  pg::Result keys = conn->Query(
-      "SELECT (SELECT value FROM settings WHERE name = 'keys'), EXISTS (SELECT 1 FROM customers)");
-  if (!keys.ok()) {
-    if (error != nullptr) *error = keys.error();
-    return nullptr;
-  }
-  if (keys.Text(0, 1) == "t" && keys.Text(0, 0) != KeysVersion(*order)) {
-    if (error != nullptr) {
-      *error = "the directory's sort and search keys were built with \"" +
-               std::string(keys.Text(0, 0)) + "\", not \"" + KeysVersion(*order) +
-               "\": import --replace with this --crm.collation rebuilds them";
-    }
+  if (conn == nullptr || !MigratePgDirectory(*conn, connect.schema, error) ||
+      !EnsurePgKeys(*conn, *order, keys, error)) {
     return nullptr;
   }
   std::unique_ptr<PgDirectory> directory(new PgDirectory(connect));

@@ -22,17 +22,19 @@
 
 #include "db/postgres.h"
 #include "directory/directory.h"
+#include "directory/sqlite_keys.h"
 
 namespace frontline {
 
 class PgDirectory : public Directory {
  public:
   // Connects to `connect.conninfo`, creates or migrates the directory's tables in
-  // connect.schema, and checks that the stored keys were built with `collation` ("" = root);
-  // when they were not, fails (rebuilding keys on PostgreSQL is import --replace for now).
-  // nullptr with `error` set.
+  // connect.schema, and brings the stored sort and search keys to those of `collation`
+  // ("" = root) and this build's search tokens, rebuilding them when they are not (pg_keys.h;
+  // `keys` (may be null) says what was done). nullptr with `error` set.
   static std::unique_ptr<PgDirectory> Open(const pg::ConnectOptions& connect,
-                                           const std::string& collation, std::string* error);
+                                           const std::string& collation, KeysReport* keys,
+                                           std::string* error);
   ~PgDirectory() override;
   PgDirectory(const PgDirectory&) = delete;
   PgDirectory& operator=(const PgDirectory&) = delete;

@@ -142,17 +142,18 @@ struct Stores {
 Stores OpenStores(const Options& options, Log& log) {
   Stores stores;
   std::string error;
+  KeysReport keys;
   if (pg::IsConnectionString(options.directory)) {
     const pg::ConnectOptions connect = PostgresConnectOptions(options);
-    stores.directory = PgDirectory::Open(connect, options.collation, &error);
+    stores.directory = PgDirectory::Open(connect, options.collation, &keys, &error);
     if (!stores.directory) throw StartupError(kExitConfig, "--directory: " + error);
     stores.events = PgEventStore::Open(connect, MakeOutboxOptions(options), &error);
     if (!stores.events) throw StartupError(kExitConfig, "--directory: " + error);
-    return stores;
+  } else {
+    stores.directory = SqliteDirectory::Open(options.directory, options.collation, &keys, &error);
+    if (!stores.directory) throw StartupError(kExitConfig, "--directory: " + error);
+    stores.events = OpenEventStore(options);
   }
-  KeysReport keys;
-  stores.directory = SqliteDirectory::Open(options.directory, options.collation, &keys, &error);
-  if (!stores.directory) throw StartupError(kExitConfig, "--directory: " + error);
   if (keys.rebuilt) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", keys.seconds);
@@ -162,7 +163,6 @@ Stores OpenStores(const Options& options, Log& log) {
               {"previous", keys.previous.empty() ? "none" : keys.previous},
               {"seconds", seconds}});
   }
-  stores.events = OpenEventStore(options);
   return stores;
 }
 

@@ -9,6 +9,7 @@
 #include "db/postgres.h"
 #include "directory/address.h"
 #include "directory/collation.h"
+#include "directory/pg_keys.h"
 #include "directory/pg_schema.h"
 #include "directory/schema.h"
 #include "directory/sqlite_keys.h"
@@ -187,19 +188,15 @@ class PgImportWriter : public ImportWriter {
   // Rows kept from before must have this collation's keys, like the rows about to be written.
   bool CheckKeys(std::string* error) {
     pg::Result r = conn_->Query(
-        "SELECT (SELECT value FROM settings WHERE name = 'keys'),"
+        "SELECT coalesce((SELECT value FROM settings WHERE name = 'keys'), ''),"
         " EXISTS (SELECT 1 FROM customers)");
     if (!r.ok()) {
       *error = "import: " + r.error();
       return false;
     }
-    const std::string stored(r.Text(0, 0));
-    const bool has_rows = r.Text(0, 1) == "t";
-    if (!has_rows || stored == KeysVersion(*collation_)) return true;
-    *error = "import: the directory's sort and search keys were built with \"" + stored +
-             "\", not \"" + KeysVersion(*collation_) +
-             "\"; rebuilding them on PostgreSQL is not done yet: import --replace";
-    return false;
+    if (r.Text(0, 1) != "t" || r.Text(0, 0) == KeysVersion(*collation_)) return true;
+    size_t rebuilt = 0;
+    return RebuildPgKeys(*conn_, *collation_, &rebuilt, error);
   }
 
   std::unique_ptr<pg::Connection> conn_;

@@ -432,6 +432,66 @@ class Serving(unittest.TestCase):
             self.assertEqual(st.responder.poll(), None)  # never restarted
 
 
+class NameOrderOnPostgres(unittest.TestCase):
+    """SPEC §2's order and search through nginx on PostgreSQL, root then --crm.collation sv on
+    the same schema: the keys are rebuilt at start, and an import under sv keeps them so."""
+    NAMES = ["Zoë Ball", "Zack", "José", "Jörg", "Eve", "Émile Zola", "Åsa Öberg", "Müller",
+             "Straße", "eve"]
+    ROOT = ["Åsa Öberg", "Émile Zola", "eve", "Eve", "Jörg", "José", "Müller", "Straße", "Zack",
+            "Zoë Ball"]
+    SWEDISH = ["Émile Zola", "eve", "Eve", "José", "Jörg", "Müller", "Straße", "Zack",
+               "Zoë Ball", "Åsa Öberg"]
+
+    def names(self, st, **params):
+        r = st.post_form("/callbacks/crm", [("Location", "GetCustomersList"),
+                                            ("Worker", "w@example.com"), ("PageSize", "3")]
+                         + list(params.items()))
+        self.assertEqual(r.status, 200, r)
+        objects = r.json()["objects"]
+        names = [c["display_name"] for c in objects["customers"]]
+        if "next_page_token" in objects:
+            names += self.names(st, NextPageToken=objects["next_page_token"],
+                                **{k: v for k, v in params.items() if k != "NextPageToken"})
+        return names
+
+    def test_root_then_swedish(self):
+        with PostgresServer() as pg:
+            pg.create_database("order")
+            uri = pg.uri("order")
+            tmp = tempfile.mkdtemp(prefix="frontline-pgorder-")
+            try:
+                path = os.path.join(tmp, "names.json")
+                with open(path, "w") as f:
+                    json.dump([{"customer_id": str(i + 1), "display_name": n,
+                                "worker": "w@example.com",
+                                "channels": [{"type": "sms", "value": "+44 20 7946 %04d" % i}]}
+                               for i, n in enumerate(self.NAMES)], f, ensure_ascii=False)
+                self.assertEqual(run(["import", "--directory", uri, path]).returncode, 0)
+                with Stack(args=["--directory", uri], create_directory=False) as st:
+                    self.assertEqual(self.names(st), self.ROOT)
+                    for query, expected in [("jose", ["José"]), ("oberg", ["Åsa Öberg"]),
+                                            ("020 7946 0004", ["Eve"]), ("strasse", ["Straße"])]:
+                        self.assertEqual(self.names(st, Query=query), expected, query)
+                with Stack(args=["--directory", uri, "--crm.collation", "sv"],
+                           create_directory=False) as st:
+                    self.assertEqual(self.names(st), self.SWEDISH)
+                    self.assertIn("directory sort and search keys rebuilt", st.read_log())
+                # An import under root into the Swedish keys rebuilds the kept rows as well.
+                more = os.path.join(tmp, "more.json")
+                with open(more, "w") as f:
+                    json.dump([{"customer_id": "99", "display_name": "Ödön",
+                                "worker": "w@example.com"}], f, ensure_ascii=False)
+                r = run(["import", "--directory", uri, more])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with Stack(args=["--directory", uri], create_directory=False) as st:
+                    self.assertEqual(self.names(st), ["Åsa Öberg", "Émile Zola", "eve", "Eve",
+                                                      "Jörg", "José", "Müller", "Ödön",
+                                                      "Straße", "Zack", "Zoë Ball"])
+                    self.assertNotIn("keys rebuilt", st.read_log())
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
 class DirectoryOnBothBackends(unittest.TestCase):
     """The directory's behaviour cases (tests/unit/sqlite_directory_test.cpp, the ones written
     as TEST_CASE_TEMPLATE over both backends: lookups, workers, list order and paging, page

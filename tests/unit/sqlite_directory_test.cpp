@@ -92,7 +92,7 @@ struct Fixture {
       pg::ConnectOptions connect;
       connect.conninfo = pg::LibpqConnInfo(db);
       connect.schema = options.postgres_schema;
-      directory = PgDirectory::Open(connect, "", &error);
+      directory = PgDirectory::Open(connect, "", nullptr, &error);
     } else {
       directory = SqliteDirectory::Open(db, &error);
     }
