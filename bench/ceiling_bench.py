@@ -7,6 +7,7 @@ What runs, all on 127.0.0.1 in a temporary folder that is removed afterwards:
       A: the ceiling, 2 processes of 4 threads, each on its own unix socket (an nginx upstream
          of two servers, round-robin);
       B: frontline-fcgi serve, 8 threads, signatures checked, request log to a file, a SQLite
+         (or with --postgres a PostgreSQL)
          directory of --customers generated customers (100 workers) loaded with `import`;
       a stub of the Twilio REST API (nginx itself answering 201 with a participant), which
          frontline-fcgi's outbox delivers routing's add-participant calls to;
@@ -296,6 +297,10 @@ def parse_args():
                         help="frontline-fcgi (default build/fcgi/frontline-fcgi)")
     parser.add_argument("--ceiling", default=os.path.join(ROOT, "build", "bench", "ceiling"),
                         help="the ceiling responder (default build/bench/ceiling)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="B keeps its directory and outbox in a PostgreSQL server started "
+                             "for the run (tests/integration/pg_server.py: initdb into the "
+                             "temporary folder, loopback only) instead of SQLite files")
     args = parser.parse_args()
     args.routes = [r for r in args.routes.split(",") if r]
     try:
@@ -330,6 +335,7 @@ class Rig:
             self.port_b, self.port_stub = free_port(), free_port()
         self.url_b = "http://127.0.0.1:%d" % self.port_b
         self.args = args
+        self.pg = None  # the PostgreSQL server of --postgres
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -338,14 +344,21 @@ class Rig:
         args = self.args
         started = time.monotonic()
         db = self.path("directory.db")
+        if args.postgres:
+            from pg_server import PostgresServer
+            self.pg = PostgresServer()
+            self.pg.start()
+            self.pg.create_database("bench")
+            db = self.pg.uri("bench")
         write_customers(self.path("customers.json"), args.customers)
         imported = subprocess.run([args.binary, "import", "--directory", db,
                                    self.path("customers.json")],
                                   capture_output=True, text=True, timeout=600, cwd=self.dir)
         if imported.returncode != 0:
             sys.exit("import failed: " + imported.stderr)
-        print("generated and imported %d customers in %.1f s" % (
-            args.customers, time.monotonic() - started))
+        print("generated and imported %d customers into %s in %.1f s" % (
+            args.customers, "PostgreSQL" if args.postgres else "SQLite",
+            time.monotonic() - started))
 
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": TOKEN,
                "TWILIO_ACCOUNT_SID": ACCOUNT}
@@ -399,6 +412,8 @@ class Rig:
         stop_process(self.nginx, signal.SIGQUIT)
         for p in self.procs.values():
             stop_process(p)
+        if self.pg is not None:
+            self.pg.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

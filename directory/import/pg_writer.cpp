@@ -163,6 +163,10 @@ class PgImportWriter : public ImportWriter {
       return false;
     }
     in_transaction_ = false;
+    // Fresh statistics, so the planner picks the indexes at once rather than after autovacuum
+    // has seen the new rows (a bulk load left lookups scanning whole tables meanwhile). Not part
+    // of the import: a failure here changes nothing stored.
+    (void)conn_->Exec("ANALYZE customers, addresses, search_terms, worker_keys, workers");
     return true;
   }
 
