@@ -393,7 +393,7 @@ class Serving(unittest.TestCase):
             self.assertIn("outbox delivery", two_log)
 
     def test_postgresql_down_10_s_under_load_loses_no_stored_job(self):
-        # Routing webhooks from 2 senders, a new conversation each, for about 16 s; PostgreSQL
+        # Routing webhooks from 2 senders, a new conversation each, for about 18 s; PostgreSQL
         # is stopped for 10 s in the middle. While it is down the answer is 503 (Twilio
         # retries); every webhook answered 200 has its worker added once it is back.
         import threading
@@ -427,14 +427,15 @@ class Serving(unittest.TestCase):
                 time.sleep(10)
                 self.pg.start_server()
                 up_at = time.monotonic()
-                time.sleep(3)
+                time.sleep(5)
             finally:
                 stop.set()
                 for t in threads:
                     t.join(timeout=30)
             ok = [c for c, status, _ in results if status == 200]
             during = [status for _, status, sent in results if down_at + 1 < sent < up_at - 1]
-            after = [status for _, status, sent in results if sent > up_at + 1]
+            # Reconnects back off up to 2 s while the server is away: allow 3 s to be back.
+            after = [status for _, status, sent in results if sent > up_at + 3]
             self.assertTrue(during and all(s == 503 for s in during), sorted(set(during)))
             self.assertTrue(after and after.count(200) >= len(after) - 2, after)
             self.assertTrue(all(s in (200, 503) for _, s, _ in results),
