@@ -98,12 +98,6 @@ Result& Result::operator=(Result&& other) noexcept {
   return *this;
 }
 
-std::string Result::sqlstate() const {
-  if (result_ == nullptr) return "";
-  const char* state = PQresultErrorField(result_, PG_DIAG_SQLSTATE);
-  return state != nullptr ? state : "";
-}
-
 int Result::rows() const { return result_ != nullptr && ok() ? PQntuples(result_) : 0; }
 
 bool Result::IsNull(int row, int column) const {
@@ -182,7 +176,7 @@ struct Params {
       storage.emplace_back(p.value);
     }
     for (size_t i = 0; i < params.size(); ++i) {
-      values.push_back(params[i].null ? nullptr : storage[i].c_str());
+      values.push_back(storage[i].c_str());
       lengths.push_back(static_cast<int>(storage[i].size()));
       formats.push_back(params[i].binary ? 1 : 0);
     }
@@ -216,19 +210,6 @@ Result Connection::Prepared(const char* name, const char* sql, const std::vector
 }
 
 bool Connection::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
-
-bool Connection::Reset(std::string* error) {
-  PQreset(conn_);
-  prepared_.clear();
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    if (error != nullptr) {
-      *error = "cannot reconnect to " + MaskPassword(options_.conninfo) + ": " +
-               Trimmed(PQerrorMessage(conn_));
-    }
-    return false;
-  }
-  return Configure(error);
-}
 
 int Connection::server_version() const { return PQserverVersion(conn_); }
 
@@ -271,7 +252,7 @@ Connection* ThreadConnections::Get(std::string* error) {
   return raw;
 }
 
-void ThreadConnections::Failed() {
+void ThreadConnections::DropIfBroken() {
   std::unique_ptr<Connection> dropped;  // closed after the lock is released
   std::lock_guard<std::mutex> lock(mu_);
   auto it = connections_.find(std::this_thread::get_id());
@@ -288,8 +269,9 @@ Result ThreadConnections::Prepared(const char* name, const char* sql,
     Connection* conn = Get(&error);
     if (conn == nullptr) return Result(nullptr, "postgresql: " + error);
     Result r = conn->Prepared(name, sql, params, binary_results);
-    if (r.ok() || !conn->broken() || attempt == 1) return r;
-    Failed();
+    if (r.ok() || !conn->broken()) return r;
+    DropIfBroken();  // the Result outlives its connection (libpq's PGresult is its own)
+    if (attempt == 1) return r;
   }
 }
 

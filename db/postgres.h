@@ -6,8 +6,8 @@
 // migrations that several processes may run at once (an advisory lock serialises them).
 //
 // Errors are values: a Result says whether it succeeded and why not. A connection that broke
-// (server restart, failover, network) answers errors until Reset() reconnects it; callers
-// decide when to try (the stores back off).
+// (server restart, failover, network) answers errors from then on; ThreadConnections drops it
+// and connects again, with a backoff.
 //
 // Thread-safety: the free functions are safe from any thread. A Connection, like libpq's
 // PGconn, must be used by one thread at a time.
@@ -61,14 +61,8 @@ struct Param {
     p.binary = true;
     return p;
   }
-  static Param Null() {
-    Param p(std::string_view{});
-    p.null = true;
-    return p;
-  }
   std::string_view value;
   bool binary = false;
-  bool null = false;
 };
 
 // A query's outcome, owning libpq's PGresult. Rows are read as text (bytea arrives in binary
@@ -86,8 +80,6 @@ class Result {
   // Commands and queries that succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
-  // The SQLSTATE of a server error ("" otherwise), e.g. "40001", "57014" (statement timeout).
-  std::string sqlstate() const;
   int rows() const;
   bool IsNull(int row, int column) const;
   std::string_view Text(int row, int column) const;  // valid while the Result lives
@@ -117,10 +109,8 @@ class Connection {
   Result Prepared(const char* name, const char* sql, const std::vector<Param>& params = {},
                   bool binary_results = false);
 
-  // False when libpq has seen the connection break; Reset() then reconnects (re-preparing
-  // statements on next use). Reset is true when the new connection works.
+  // True once libpq has seen the connection break; it never works again.
   bool broken() const;
-  [[nodiscard]] bool Reset(std::string* error);
   // The server's version as libpq reports it (e.g. 150006 for 15.6).
   int server_version() const;
   PGconn* get() const { return conn_; }
@@ -135,7 +125,7 @@ class Connection {
 };
 
 // One connection per calling thread to one database, opened lazily (statements prepared on it
-// stay with it). A connection that broke is dropped by Failed(), and the thread's next Get
+// stay with it). A connection that broke is dropped, and the thread's next statement
 // connects again, but not sooner than a backoff after a failed connect (100 ms doubling to
 // 2 s, shared by all threads): a database that is down costs each request one quick failure,
 // not a connect timeout. Thread-safe.
@@ -144,19 +134,21 @@ class ThreadConnections {
   explicit ThreadConnections(ConnectOptions options) : options_(std::move(options)) {}
   // Makes `conn` the calling thread's connection.
   void Adopt(std::unique_ptr<Connection> conn);
-  // The calling thread's connection, connecting when it has none; nullptr with `error` set.
-  Connection* Get(std::string* error);
-  // After a failed query on the calling thread's connection: drops it when it is broken.
-  void Failed();
-  // Connection::Prepared on the calling thread's connection; when that one turns out broken
-  // (the server restarted, a failover), once more on a new connection, so a database that
-  // came back costs no request a failure. For statements that may run twice. A Result whose
-  // error says why when there is no connection.
+  // Connection::Prepared on the calling thread's connection (connecting when it has none).
+  // When that connection turns out broken (the server restarted, a failover), it is dropped
+  // and the statement runs once more on a new one, so a database that came back costs no
+  // request a failure; for statements that may run twice. A Result whose error says why when
+  // there is no connection.
   Result Prepared(const char* name, const char* sql, const std::vector<Param>& params = {},
                   bool binary_results = false);
   const ConnectOptions& options() const { return options_; }
 
  private:
+  // The calling thread's connection, connecting when it has none; nullptr with `error` set.
+  Connection* Get(std::string* error);
+  // Drops the calling thread's connection when it is broken.
+  void DropIfBroken();
+
   const ConnectOptions options_;
   std::mutex mu_;  // guards everything below; never held while connecting
   std::map<std::thread::id, std::unique_ptr<Connection>> connections_;
@@ -165,9 +157,9 @@ class ThreadConnections {
   std::string last_connect_error_;
 };
 
-// Rows in PostgreSQL's binary COPY format (COPY … FROM STDIN (FORMAT binary)): a header, then per row the field count and each
-// field as a 32-bit length and its bytes (text and bytea as they are, bigint as 8 bytes, all
-// big-endian), then a trailer.
+// Rows in PostgreSQL's binary COPY format (COPY … FROM STDIN (FORMAT binary)): a header, then
+// per row the field count and each field as a 32-bit length and its bytes (text and bytea as
+// they are, bigint as 8 bytes, all big-endian), then a trailer.
 class CopyRows {
  public:
   CopyRows() { Header(); }

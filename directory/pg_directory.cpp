@@ -98,33 +98,15 @@ std::unique_ptr<PgDirectory> PgDirectory::Open(const pg::ConnectOptions& connect
 
 PgDirectory::~PgDirectory() = default;
 
-void PgDirectory::Fail(const std::string& error) {
-  error_count_.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    last_error_ = error;
-  }
-  connections_.Failed();
-}
-
-std::string PgDirectory::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return last_error_;
-}
-
 Lookup<Customer> PgDirectory::FindOne(const char* name, const char* sql, std::string_view key) {
   std::string error;
   pg::Result r = connections_.Prepared(name, sql, {key}, /*binary_results=*/true);
-  if (!r.ok()) {
-    Fail("find customer: " + r.error());
-    return Lookup<Customer>::Unavailable("find customer: " + r.error());
-  }
+  if (!r.ok()) return Lookup<Customer>::Unavailable("find customer: " + r.error());
   if (r.rows() == 0) return Lookup<Customer>::Absent();
   std::string_view values[kCustomerColumns];
   for (int i = 0; i < kCustomerColumns; ++i) values[i] = r.Text(0, i);
   Customer customer;
   if (!ReadCustomerValues(values, &customer, &error)) {
-    Fail("find customer: " + error);
     return Lookup<Customer>::Unavailable("find customer: " + error);
   }
   return Lookup<Customer>::Found(std::move(customer));
@@ -142,8 +124,7 @@ Lookup<Customer> PgDirectory::FindByAddress(std::string_view address) {
 
 ListResult PgDirectory::ListCustomers(const ListRequest& request) {
   ListResult result;
-  auto unavailable = [&](const std::string& error) {
-    Fail(error);
+  auto unavailable = [](const std::string& error) {
     ListResult failed;
     failed.status = ListResult::Status::kUnavailable;
     failed.error = error;
@@ -233,10 +214,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
 
 Lookup<Worker> PgDirectory::FindWorker(std::string_view identity) {
   pg::Result r = connections_.Prepared("find_worker", kFindWorkerSql, {identity});
-  if (!r.ok()) {
-    Fail("find worker: " + r.error());
-    return Lookup<Worker>::Unavailable("find worker: " + r.error());
-  }
+  if (!r.ok()) return Lookup<Worker>::Unavailable("find worker: " + r.error());
   if (r.rows() == 0) return Lookup<Worker>::Absent();
   return Lookup<Worker>::Found(
       {std::string(r.Text(0, 0)), std::string(r.Text(0, 1)), std::string(r.Text(0, 2))});
@@ -245,10 +223,7 @@ Lookup<Worker> PgDirectory::FindWorker(std::string_view identity) {
 Lookup<std::vector<std::string>> PgDirectory::WorkersWithCustomers() {
   using Result = Lookup<std::vector<std::string>>;
   pg::Result r = connections_.Prepared("workers_with_customers", kWorkersWithCustomersSql);
-  if (!r.ok()) {
-    Fail("workers with customers: " + r.error());
-    return Result::Unavailable("workers with customers: " + r.error());
-  }
+  if (!r.ok()) return Result::Unavailable("workers with customers: " + r.error());
   std::vector<std::string> workers;
   for (int i = 0; i < r.rows(); ++i) workers.emplace_back(r.Text(i, 0));
   return Result::Found(std::move(workers));
@@ -257,9 +232,7 @@ Lookup<std::vector<std::string>> PgDirectory::WorkersWithCustomers() {
 bool PgDirectory::Ping(std::string* error) {
   pg::Result r = connections_.Prepared("ping", "SELECT 1 FROM worker_keys LIMIT 1");
   if (r.ok()) return true;
-  const std::string detail = "ping: " + r.error();
-  Fail(detail);
-  if (error != nullptr) *error = detail;
+  if (error != nullptr) *error = "ping: " + r.error();
   return false;
 }
 

@@ -12,10 +12,7 @@
 #ifndef FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
 #define FRONTLINE_DIRECTORY_PG_DIRECTORY_H_
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,20 +43,11 @@ class PgDirectory : public Directory {
   Lookup<std::vector<std::string>> WorkersWithCustomers() override;
   [[nodiscard]] bool Ping(std::string* error) override;
 
-  // Failures so far, and the last one's description.
-  uint64_t error_count() const { return error_count_.load(std::memory_order_relaxed); }
-  std::string last_error() const;
-
  private:
   explicit PgDirectory(pg::ConnectOptions connect) : connections_(std::move(connect)) {}
-  // Records the failure; drops the thread's connection when it is broken.
-  void Fail(const std::string& error);
   Lookup<Customer> FindOne(const char* name, const char* sql, std::string_view key);
 
   pg::ThreadConnections connections_;
-  mutable std::mutex mu_;  // guards last_error_
-  std::string last_error_;
-  std::atomic<uint64_t> error_count_{0};
 };
 
 }  // namespace frontline

@@ -31,8 +31,7 @@ bool Run(pg::Connection& conn, const char* sql, std::string* error) {
   return r.ok();
 }
 
-}  // namespace
-
+// Recomputes every customer's keys and the whole search index and records KeysVersion.
 bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* customers,
                    std::string* error) {
   if (!Run(conn,
@@ -113,18 +112,39 @@ bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* cus
   return true;
 }
 
-bool EnsurePgKeys(pg::Connection& conn, const Collation& collation, KeysReport* report,
-                  std::string* error) {
+}  // namespace
+
+bool RebuildPgKeysIfStale(pg::Connection& conn, const Collation& collation, KeysReport* report,
+                          std::string* error) {
   KeysReport done;
   done.version = KeysVersion(collation);
   bool has_customers = false;
-  // A read first: the common case (keys current) takes no lock.
   if (!StoredKeys(conn, &done.previous, &has_customers, error)) return false;
-  if (done.previous == done.version || !has_customers) {
-    if (report != nullptr) *report = done;
+  if (done.previous != done.version && has_customers) {
+    const auto started = std::chrono::steady_clock::now();
+    if (!RebuildPgKeys(conn, collation, &done.customers, error)) return false;
+    done.rebuilt = true;
+    done.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  if (report != nullptr) *report = done;
+  return true;
+}
+
+bool EnsurePgKeys(pg::Connection& conn, const Collation& collation, KeysReport* report,
+                  std::string* error) {
+  std::string stored;
+  bool has_customers = false;
+  // A read first: the common case (keys current) takes no lock.
+  if (!StoredKeys(conn, &stored, &has_customers, error)) return false;
+  if (stored == KeysVersion(collation) || !has_customers) {
+    if (report != nullptr) {
+      *report = KeysReport();
+      report->previous = stored;
+      report->version = KeysVersion(collation);
+    }
     return true;
   }
-  const auto started = std::chrono::steady_clock::now();
   auto fail = [&conn] {
     (void)conn.Exec("ROLLBACK");
     return false;
@@ -132,17 +152,10 @@ bool EnsurePgKeys(pg::Connection& conn, const Collation& collation, KeysReport* 
   // No statement bound: a big directory takes a while. Readers go on meanwhile (they see the
   // old keys until the commit).
   if (!Run(conn, "BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '30s';"
-                 " LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE", error)) {
+                 " LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE", error) ||
+      !RebuildPgKeysIfStale(conn, collation, report, error) || !Run(conn, "COMMIT", error)) {
     return fail();
   }
-  if (!StoredKeys(conn, &done.previous, &has_customers, error)) return fail();
-  if (done.previous != done.version && has_customers) {
-    if (!RebuildPgKeys(conn, collation, &done.customers, error)) return fail();
-    done.rebuilt = true;
-  }
-  if (!Run(conn, "COMMIT", error)) return fail();
-  done.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (report != nullptr) *report = done;
   return true;
 }
 

@@ -17,16 +17,15 @@
 
 namespace frontline {
 
-// Recomputes every customer's keys and the whole search index and records KeysVersion; the
-// caller holds a transaction with the customers table locked against other writers.
-// `*customers` gets how many were rebuilt. False with `error` set.
-[[nodiscard]] bool RebuildPgKeys(pg::Connection& conn, const Collation& collation,
-                                 size_t* customers, std::string* error);
+// Rebuilds the keys when the stored version is not KeysVersion(collation) and the directory
+// has customers; the caller holds a transaction with the customers table locked against other
+// writers (an import does). `report` (may be null) says what was found and done. False with
+// `error` set.
+[[nodiscard]] bool RebuildPgKeysIfStale(pg::Connection& conn, const Collation& collation,
+                                        KeysReport* report, std::string* error);
 
-// In a transaction of its own (locking customers against other writers, so of several hosts
-// starting at once one rebuilds and the others find the keys current): rebuilds the keys when
-// the stored version is not KeysVersion(collation) and the directory has customers.
-// `report` says what was done.
+// The same in a transaction of its own, after a read without a lock finds the keys stale (so
+// of several hosts starting at once one rebuilds and the others find the keys current).
 [[nodiscard]] bool EnsurePgKeys(pg::Connection& conn, const Collation& collation,
                                 KeysReport* report, std::string* error);
 

@@ -124,10 +124,7 @@ PgEventStore::PgEventStore(pg::ConnectOptions connect, OutboxOptions options)
 pg::Result PgEventStore::Run(const char* name, const char* sql,
                              const std::vector<pg::Param>& params, std::string* error) {
   pg::Result r = connections_.Prepared(name, sql, params);
-  if (!r.ok()) {
-    if (error != nullptr) *error = "outbox: " + r.error();
-    connections_.Failed();
-  }
+  if (!r.ok() && error != nullptr) *error = "outbox: " + r.error();
   return r;
 }
 

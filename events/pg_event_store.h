@@ -68,8 +68,7 @@ class PgEventStore : public EventStore {
   // The listening thread: until stop_, LISTEN and call the listener per notification.
   void Listen();
   void CallListener();
-  // Runs a prepared statement on the calling thread's connection; a failed one (its error set)
-  // drops a broken connection.
+  // Runs a prepared statement on the calling thread's connection; `error` set when it failed.
   pg::Result Run(const char* name, const char* sql, const std::vector<pg::Param>& params,
                  std::string* error);
 

@@ -100,7 +100,10 @@ void RequireAuthToken(const Options& options) {
 
 // serve, export and outbox work on a directory that exists: SQLite would silently create an
 // empty one at a mistyped path. Only import creates it.
+// serve, export and outbox refuse a SQLite directory file that does not exist (SPEC §8); a
+// PostgreSQL directory has no file (its schema is created by serve or import).
 void RequireDirectoryFile(const Options& options) {
+  if (pg::IsConnectionString(options.directory)) return;
   std::string error;
   if (!DatabaseFileExists(options.directory, &error)) {
     throw StartupError(kExitConfig,
@@ -191,7 +194,7 @@ int Serve(const Options& options) {
     if (socket.fd < 0) throw StartupError(no_socket ? kExitUsage : kExitConfig, error);
   }
   RequireAuthToken(options);
-  if (!pg::IsConnectionString(options.directory)) RequireDirectoryFile(options);
+  RequireDirectoryFile(options);
   // Validated by ParseOptions.
   std::optional<PeerAllowList> allowed_peers = PeerAllowList::Parse(options.web_server_addrs, &error);
   if (socket.fd >= 0) RequirePeerPolicy(options, socket, *allowed_peers);
@@ -391,7 +394,7 @@ int Import(const Options& options) {
 
 int Export(const Options& options) {
   if (!options.arguments.empty()) throw StartupError(kExitUsage, "export takes no arguments");
-  if (!pg::IsConnectionString(options.directory)) RequireDirectoryFile(options);
+  RequireDirectoryFile(options);
   std::string error;
   ExportFormat format = options.export_format == "csv" ? ExportFormat::kCsv : ExportFormat::kJson;
   if (!ExportDirectory(options.directory, options.postgres_schema, format, std::cout, &error)) {
@@ -458,9 +461,9 @@ int OutboxCommand(const Options& options) {
   }
   if (verb == "list" && args.size() <= 1) {
     std::vector<OutboxRow> rows;
+    RequireDirectoryFile(options);
     const bool ok = postgres ? pg_store->List(false, &rows, &error)
-                             : (RequireDirectoryFile(options),
-                                ListJobs(options.outbox, options.directory, false, &rows, &error));
+                             : ListJobs(options.outbox, options.directory, false, &rows, &error);
     if (!ok) throw StartupError(kExitConfig, "outbox: " + error);
     for (const OutboxRow& row : rows) std::cout << FormatOutboxRow(row) << "\n";
     std::cerr << rows.size() << " pending or failed jobs\n";
@@ -470,15 +473,15 @@ int OutboxCommand(const Options& options) {
     char* end = nullptr;
     long long id = std::strtoll(args[1].c_str(), &end, 10);
     if (*end != '\0' || id <= 0) throw StartupError(kExitUsage, "outbox retry: ID must be a job number");
+    RequireDirectoryFile(options);
     const bool ok = postgres ? pg_store->Retry(id, &error)
-                             : (RequireDirectoryFile(options),
-                                RetryJob(options.outbox, options.directory, id, &error));
+                             : RetryJob(options.outbox, options.directory, id, &error);
     if (!ok) throw StartupError(kExitConfig, "outbox retry: " + error);
     std::cerr << "job " << id << " is pending again\n";
     return kExitOk;
   }
   if (verb == "deliver" && args.size() == 1) {
-    if (!postgres) RequireDirectoryFile(options);
+    RequireDirectoryFile(options);
     return DeliverDueJobs(options);
   }
   throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");

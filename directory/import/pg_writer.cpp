@@ -36,7 +36,8 @@ class PgImportWriter : public ImportWriter {
                         error)) {
       return false;
     }
-    if (!CheckKeys(error)) return false;
+    // The rows kept must have this collation's keys, like the rows about to be written.
+    if (!RebuildPgKeysIfStale(*conn_, *collation_, nullptr, error)) return false;
     if (!Run("CREATE TEMP TABLE import_customers (seq bigint, customer_id text, display_name"
              " text, sort_key bytea, avatar text, details_title text, details_content text,"
              " worker text, search_text text, channels bytea, links bytea) ON COMMIT DROP;"
@@ -187,20 +188,6 @@ class PgImportWriter : public ImportWriter {
       return false;
     }
     return true;
-  }
-
-  // Rows kept from before must have this collation's keys, like the rows about to be written.
-  bool CheckKeys(std::string* error) {
-    pg::Result r = conn_->Query(
-        "SELECT coalesce((SELECT value FROM settings WHERE name = 'keys'), ''),"
-        " EXISTS (SELECT 1 FROM customers)");
-    if (!r.ok()) {
-      *error = "import: " + r.error();
-      return false;
-    }
-    if (r.Text(0, 1) != "t" || r.Text(0, 0) == KeysVersion(*collation_)) return true;
-    size_t rebuilt = 0;
-    return RebuildPgKeys(*conn_, *collation_, &rebuilt, error);
   }
 
   std::unique_ptr<pg::Connection> conn_;
