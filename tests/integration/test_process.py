@@ -269,7 +269,7 @@ class Sockets(unittest.TestCase):
                 seen = set()
                 # Both must be serving (signals set up) before one is stopped.
                 wait_for(lambda: seen.add(pid_answering()) or
-                         {p.pid for p in procs} <= seen, what="both responders")
+                         {p.pid for p in procs} <= seen, timeout=30, what="both responders")
                 procs[0].send_signal(signal.SIGTERM)
                 self.assertEqual(procs[0].wait(timeout=10), 0)
                 # Every request now lands on the survivor.
