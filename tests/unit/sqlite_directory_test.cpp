@@ -411,6 +411,37 @@ TEST_CASE("sqlite directory: paging 1000 customers while the directory changes")
   CHECK(page_number >= 34);
 }
 
+TEST_CASE("sqlite directory: list pages and search walks read the covering index only") {
+  SqliteFixture f;
+  sqlite3* db = f.directory->ThreadConnection();
+  REQUIRE(db != nullptr);
+  // The shapes of the list and walk statements (sqlite_directory.cpp): every column they read
+  // is in customers_by_worker / customers_by_order (schema version 4), so no table row is read.
+  const char* statements[] = {
+      "SELECT c.customer_id, c.display_name, c.avatar, c.sort_key FROM customers c"
+      " WHERE c.worker = 'w' AND (c.sort_key, c.customer_id) > (x'', '')"
+      " AND fl_match_all(c.search_text, 'm') ORDER BY c.sort_key, c.customer_id LIMIT 31",
+      "SELECT c.customer_id, c.display_name, c.avatar, c.sort_key FROM customers c"
+      " WHERE (c.sort_key, c.customer_id) > (x'', '')"
+      " AND fl_match_all(c.search_text, 'm') ORDER BY c.sort_key, c.customer_id LIMIT 31",
+  };
+  for (const char* sql : statements) {
+    CAPTURE(sql);
+    std::string plan;
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1, &stmt,
+                               nullptr) == SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "\n";
+    }
+    sqlite3_finalize(stmt);
+    CAPTURE(plan);
+    CHECK(plan.find("USING COVERING INDEX") != std::string::npos);
+    CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+  }
+}
+
 TEST_CASE("sqlite directory: two threads at once, each with its own connection") {
   SqliteFixture f;
   std::atomic<int> failures{0};
