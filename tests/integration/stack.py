@@ -2,8 +2,13 @@
 (socket on fd 0) or with --listen, behind a real nginx on a free loopback port, all inside a
 temporary directory that is removed afterwards.
 
-Environment: FRONTLINE_BIN (the binary, set by CTest), FRONTLINE_SOURCE_DIR (repository root).
+Environment: FRONTLINE_BIN (the binary, set by CTest), FRONTLINE_SOURCE_DIR (repository root),
+FRONTLINE_TEST_BACKEND: "sqlite" (default) or "postgres". With "postgres" every directory a test
+asks for with new_directory() (and every Stack's default one) is a new database on one PostgreSQL
+server that this test process starts on first use (pg_server.py) and stops at exit; tests about
+SQLite files themselves are marked sqlite_only. CTest runs the backend-neutral files both ways.
 """
+import atexit
 import base64
 import hashlib
 import hmac
@@ -15,12 +20,55 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.parse
 
 BIN = os.environ.get("FRONTLINE_BIN", "frontline-fcgi")
 SOURCE_DIR = os.environ.get(
     "FRONTLINE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 AUTH_TOKEN = "integration-test-token-0123456789"
+BACKEND = os.environ.get("FRONTLINE_TEST_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgres"):
+    raise RuntimeError("FRONTLINE_TEST_BACKEND must be sqlite or postgres, not %r" % BACKEND)
+
+
+def sqlite_only(reason):
+    """Skips a test (or class) on the PostgreSQL backend: it is about SQLite files themselves
+    (`reason` says how), so it has no PostgreSQL twin here."""
+    return unittest.skipIf(BACKEND == "postgres", "SQLite only: " + reason)
+
+
+_postgres = None
+_databases = 0
+
+
+def postgres_server():
+    """The test process's PostgreSQL server (started on first use, stopped at exit)."""
+    global _postgres
+    if _postgres is None:
+        from pg_server import PostgresServer  # pg_server imports this module
+        server = PostgresServer()
+        server.start()
+        atexit.register(server.stop)
+        _postgres = server
+    return _postgres
+
+
+def new_directory(folder, name="directory.db"):
+    """A --directory value for a new, empty customer directory of the test backend: the file
+    `name` in `folder` (not created) on SQLite, a new database's URI on PostgreSQL."""
+    global _databases
+    if BACKEND == "sqlite":
+        return os.path.join(folder, name)
+    server = postgres_server()
+    _databases += 1
+    database = "t%d" % _databases
+    server.create_database(database)
+    return server.uri(database)
+
+
+def is_database_uri(directory):
+    return directory.startswith(("postgresql:", "postgres:"))
 
 
 def free_port():
@@ -90,10 +138,11 @@ def read_text(path):
 
 
 def import_empty_directory(db, env=None):
-    """Creates an empty customer directory at `db` with `frontline-fcgi import`: serve, export
-    and outbox refuse a directory file that does not exist (SPEC §8)."""
-    empty = db + ".empty.json"
-    with open(empty, "w") as f:
+    """Creates an empty customer directory at `db` (a file or a PostgreSQL URI) with
+    `frontline-fcgi import`: serve, export and outbox refuse a directory file that does not
+    exist (SPEC §8)."""
+    fd, empty = tempfile.mkstemp(suffix=".json", prefix="empty-directory-")
+    with os.fdopen(fd, "w") as f:
         f.write("[]")
     try:
         subprocess.run([BIN, "import", "--directory", db, empty], check=True, capture_output=True,
@@ -152,6 +201,9 @@ class Stack:
             self.env["TWILIO_AUTH_TOKEN"] = token
         if env:
             self.env.update(env)
+        # Without --directory in args: a new directory of the test backend.
+        self.default_directory = None if "--directory" in self.args else \
+            new_directory(self.dir)
         self.responder = None
         self.pids = []  # the responders spawn-fcgi -F forked (children > 1)
         self.nginx = None
@@ -177,21 +229,26 @@ class Stack:
         cmd = [BIN, "--log-file", self.log_path]
         if "--threads" not in self.args:
             cmd += ["--threads", "4"]
-        if "--directory" not in self.args:
-            cmd += ["--directory", os.path.join(self.dir, "directory.db")]
+        if self.default_directory is not None:
+            cmd += ["--directory", self.default_directory]
         if self.public_url:
             cmd += ["--public-url", self.public_url]
         return cmd + self.args
 
     def directory_path(self):
-        """The responder's --directory file (relative paths are in self.dir, its cwd)."""
+        """The responder's --directory: a file (relative paths are in self.dir, its cwd) or a
+        PostgreSQL URI."""
         cmd = self.responder_command()
-        return os.path.join(self.dir, cmd[cmd.index("--directory") + 1])
+        directory = cmd[cmd.index("--directory") + 1]
+        return directory if is_database_uri(directory) else os.path.join(self.dir, directory)
 
     def _start(self):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        if self.create_directory and not os.path.exists(self.directory_path()):
-            import_empty_directory(self.directory_path())
+        # (On PostgreSQL an empty import into a directory that exists changes nothing.)
+        directory = self.directory_path()
+        if self.create_directory and (is_database_uri(directory) or
+                                      not os.path.exists(directory)):
+            import_empty_directory(directory)
         self.pids = []
         if self.launcher == "spawn-fcgi" and self.children > 1:
             self._start_children()

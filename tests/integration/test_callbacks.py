@@ -9,7 +9,7 @@ import tempfile
 import threading
 import unittest
 
-from stack import BIN, SOURCE_DIR, Stack
+from stack import BIN, SOURCE_DIR, Stack, new_directory
 
 CRM = "/callbacks/crm"
 OUTGOING = "/callbacks/outgoing-conversation"
@@ -35,7 +35,7 @@ class Callbacks(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="frontline-cb-")
-        cls.db = os.path.join(cls.tmp, "directory.db")
+        cls.db = new_directory(cls.tmp)
         frontline("import", "--directory", cls.db, EXAMPLES)
         cls.stack = Stack(args=["--directory", cls.db, "--twilio.sms-number", "+15551230000"])
         cls.stack.start()
@@ -197,7 +197,7 @@ class NameOrder(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="frontline-order-")
-        cls.db = os.path.join(cls.tmp, "directory.db")
+        cls.db = new_directory(cls.tmp)
         customers = [{"customer_id": str(i + 1), "display_name": name, "worker": "w@example.com",
                       "channels": [{"type": "sms", "value": "+44 20 7946 %04d" % i}]}
                      for i, name in enumerate(cls.NAMES)]
@@ -246,7 +246,7 @@ class NameOrder(unittest.TestCase):
 class DirectoryUnderChange(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="frontline-dir-")
-        self.db = os.path.join(self.tmp, "directory.db")
+        self.db = new_directory(self.tmp)
 
     def tearDown(self):
         subprocess.run(["rm", "-rf", self.tmp])

@@ -20,7 +20,7 @@ MAX_BODY = 200000
 class PipelineThroughNginx(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(args=["--directory", "directory.db", "--max-body", str(MAX_BODY)])
+        cls.stack = Stack(args=["--max-body", str(MAX_BODY)])
         cls.stack.start()
         cls.pid = cls.stack.responder.pid
 
@@ -244,7 +244,7 @@ class PipelineDirectFastCgi(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(args=["--directory", "directory.db"])
+        cls.stack = Stack()
         cls.stack.start()
 
     @classmethod

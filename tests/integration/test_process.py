@@ -9,7 +9,7 @@ import time
 import unittest
 
 import fastcgi_client
-from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, wait_for
+from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, new_directory, sqlite_only, wait_for
 
 HEALTH = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz"}
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
@@ -59,6 +59,7 @@ class ExitCodes(unittest.TestCase):
             self.assertIn("TWILIO_AUTH_TOKEN", r.stderr.decode())
             self.assertFalse(os.path.exists(os.path.join(d, "s.sock")))
 
+    @sqlite_only("a directory file in a folder that does not exist")
     def test_unopenable_directory_is_78(self):
         with tempfile.TemporaryDirectory() as d:
             r = run(["--listen", "unix:" + os.path.join(d, "s.sock"),
@@ -66,6 +67,7 @@ class ExitCodes(unittest.TestCase):
             self.assertEqual(r.returncode, 78, r.stderr)
             self.assertIn("--directory", r.stderr.decode())
 
+    @sqlite_only("a mistyped directory file name (PostgreSQL: the schema is created by serve)")
     def test_a_directory_file_that_does_not_exist_is_refused_not_created(self):
         """serve, export and outbox refuse a mistyped --directory (78, one line naming it)
         instead of letting SQLite create an empty directory there; only import creates one."""
@@ -161,9 +163,9 @@ class Sockets(unittest.TestCase):
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         d = tempfile.mkdtemp(prefix="frontline-tcp-")
-        import_empty_directory(os.path.join(d, "directory.db"))
-        p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port,
-                              "--directory", os.path.join(d, "directory.db")],
+        db = new_directory(d)
+        import_empty_directory(db)
+        p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port, "--directory", db],
                              env=dict(ENV, **(extra_env or {})),
                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -211,7 +213,7 @@ class Sockets(unittest.TestCase):
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         with tempfile.TemporaryDirectory() as d:
-            db = os.path.join(d, "directory.db")
+            db = new_directory(d)
             import_empty_directory(db)
             r = run(["--listen", "0.0.0.0:%d" % port, "--directory", db], cwd=d)
             self.assertEqual(r.returncode, 78, r.stderr)
@@ -232,9 +234,10 @@ class Sockets(unittest.TestCase):
             with self.subTest(extra=extra):
                 d = tempfile.mkdtemp(prefix="frontline-tcp-")
                 self.addCleanup(shutil.rmtree, d, True)
-                import_empty_directory(os.path.join(d, "directory.db"))
+                db = new_directory(d)
+                import_empty_directory(db)
                 p = subprocess.Popen([BIN, "--listen", "0.0.0.0:%d" % port,
-                                      "--directory", os.path.join(d, "directory.db")] + extra,
+                                      "--directory", db] + extra,
                                      env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 try:
                     wait_for(lambda: self.health_over_tcp(port) == 200 or p.poll() is not None,
@@ -254,7 +257,7 @@ class Sockets(unittest.TestCase):
             listener = socket.socket(socket.AF_UNIX)
             listener.bind(path)
             listener.listen(16)
-            db = os.path.join(d, "directory.db")
+            db = new_directory(d)
             import_empty_directory(db)
             logs = [os.path.join(d, "responder-%d.log" % i) for i in range(2)]
             procs = [subprocess.Popen([BIN, "--directory", db, "--threads", "2",
@@ -298,14 +301,15 @@ class Sockets(unittest.TestCase):
             listener.bind(path)
             listener.listen(16)
             fd = listener.fileno()
-            import_empty_directory(os.path.join(d, "directory.db"))
+            db = new_directory(d)
+            import_empty_directory(db)
 
             def to_fd3():
                 os.dup2(fd, 3)
             # fd 3 is kept through close_fds by naming it in pass_fds.
             # LISTEN_PID must be the responder's own pid: sh sets it, then execs in place.
             p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', BIN,
-                                  "--directory", os.path.join(d, "directory.db")],
+                                  "--directory", db],
                                  env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  pass_fds=(fd, 3), preexec_fn=to_fd3)
             listener.close()

@@ -11,7 +11,7 @@ import time
 import unittest
 
 import fastcgi_client
-from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, read_text, wait_for
+from stack import AUTH_TOKEN, BIN, Stack, import_empty_directory, new_directory, read_text, wait_for
 
 HEALTH = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": "/healthz", "REQUEST_URI": "/healthz"}
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
@@ -87,12 +87,13 @@ class StartUp(unittest.TestCase):
     point: the --templates file is a FIFO, so loading it waits until the test writes it."""
 
     def start(self, d):
-        import_empty_directory(os.path.join(d, "directory.db"))
+        db = new_directory(d)
+        import_empty_directory(db)
         self.fifo = os.path.join(d, "templates.json")
         os.mkfifo(self.fifo)
         proc = subprocess.Popen([BIN, "--listen", "unix:" + os.path.join(d, "s.sock"),
-                                 "--directory", os.path.join(d, "directory.db"),
-                                 "--templates", self.fifo, "--log-file", os.path.join(d, "log")],
+                                 "--directory", db, "--templates", self.fifo,
+                                 "--log-file", os.path.join(d, "log")],
                                 env=ENV, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=d)
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         self.addCleanup(proc.stderr.close)

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from stack import AUTH_TOKEN, BIN, SOURCE_DIR, Stack, wait_for
+from stack import AUTH_TOKEN, BIN, SOURCE_DIR, Stack, new_directory, sqlite_only, wait_for
 from twilio_stub import TwilioStub
 
 ROUTING = "/callbacks/routing"
@@ -25,7 +25,7 @@ class Webhooks(unittest.TestCase):
     def setUpClass(cls):
         cls.twilio = TwilioStub(ACCOUNT, AUTH_TOKEN).start()
         cls.tmp = tempfile.mkdtemp(prefix="frontline-wh-")
-        cls.db = os.path.join(cls.tmp, "directory.db")
+        cls.db = new_directory(cls.tmp)
         subprocess.run([BIN, "import", "--directory", cls.db,
                         os.path.join(SOURCE_DIR, "examples", "customers.json")],
                        check=True, capture_output=True)
@@ -136,7 +136,7 @@ class IsolatedCase(unittest.TestCase):
         self.addCleanup(self.twilio.stop)
         self.tmp = tempfile.mkdtemp(prefix="frontline-wh-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.db = os.path.join(self.tmp, "directory.db")
+        self.db = new_directory(self.tmp)
 
     def import_customers(self):
         subprocess.run([BIN, "import", "--directory", self.db,
@@ -290,6 +290,7 @@ class ParticipantAttributes(IsolatedCase):
         self.assertEqual(self.twilio.participants(conversation)[0]["attributes"], attributes)
 
 
+@sqlite_only("the outbox file beside the directory file and its folder's permissions")
 class OwnOutboxFile(IsolatedCase):
     """SPEC §8: the outbox in its own 0600 file beside the directory; jobs an older build left in
     the directory file's outbox table move over on first start and are delivered."""
