@@ -9,6 +9,8 @@ at the end. No system-wide service is started or touched.
         pg.psql("frontline", "SELECT 1")
 
 Connections are trusted (no password) and only from loopback and the folder's socket.
+PostgresServer(standby_of=primary) is a streaming-replication standby of a running server
+(pg_basebackup), which promote() turns into a primary: a failover on one machine.
 """
 import glob
 import os
@@ -28,11 +30,12 @@ def postgres_bindir():
 
 
 class PostgresServer:
-    def __init__(self, superuser="postgres"):
+    def __init__(self, superuser="postgres", standby_of=None):
         self.bindir = postgres_bindir()
         if self.bindir is None:
             raise RuntimeError("PostgreSQL is not installed (scripts/install-deps installs it)")
         self.superuser = superuser
+        self.standby_of = standby_of
         self.dir = None
         self.port = None
         self.running = False
@@ -60,10 +63,17 @@ class PostgresServer:
             nobody = pwd.getpwnam("nobody")
             os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
         env = dict(os.environ, LC_ALL="C.UTF-8")
-        subprocess.run(self._as_owner([os.path.join(self.bindir, "initdb"), "-D", self.data,
-                                       "-U", self.superuser, "--auth=trust", "-E", "UTF8",
-                                       "--locale=C.UTF-8"]),
-                       check=True, capture_output=True, env=env, cwd=self.dir)
+        if self.standby_of is None:
+            cmd = [os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", self.superuser,
+                   "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+        else:
+            # A copy of the primary that keeps streaming from it (-R writes standby.signal and
+            # primary_conninfo); initdb's pg_hba trusts replication from loopback.
+            cmd = [os.path.join(self.bindir, "pg_basebackup"), "-D", self.data, "-R",
+                   "-X", "stream", "-c", "fast", "-h", "127.0.0.1", "-p", str(self.standby_of.port),
+                   "-U", self.superuser]
+        subprocess.run(self._as_owner(cmd), check=True, capture_output=True, env=env,
+                       cwd=self.dir)
         self.start_server()
 
     def start_server(self):
@@ -88,6 +98,15 @@ class PostgresServer:
                                        "-m", mode, "-w", "-t", "60", "stop"]),
                        capture_output=True, cwd=self.dir)
         self.running = False
+
+    def promote(self):
+        """A standby becomes a primary (accepts writes); waits until it does."""
+        subprocess.run(self._as_owner([os.path.join(self.bindir, "pg_ctl"), "-D", self.data,
+                                       "-w", "-t", "60", "promote"]),
+                       check=True, capture_output=True, cwd=self.dir)
+        wait_for(lambda: self.psql("postgres", "SELECT pg_is_in_recovery()",
+                                   check=False).stdout.strip() == "f",
+                 timeout=30, what="the promoted server to accept writes")
 
     def stop(self):
         if self.dir is None:

@@ -485,6 +485,54 @@ class Serving(unittest.TestCase):
             self.assertEqual(st.responder.poll(), None)  # never restarted
 
 
+class Failover(unittest.TestCase):
+    """A multi-host URI with target_session_attrs=read-write (README "Failover"): the standby
+    is listed first and skipped while it is read-only; when the primary stops and the standby
+    is promoted, the same responder, unchanged and never restarted, serves and routes through
+    the new primary."""
+
+    def test_promoted_standby_takes_over_without_a_config_change(self):
+        with PostgresServer() as primary:
+            primary.create_database("ha")
+            with PostgresServer(standby_of=primary) as standby:
+                uri = ("postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/ha"
+                       "?target_session_attrs=read-write&connect_timeout=2"
+                       % (standby.port, primary.port))
+                r = run(["import", "--directory", uri, DEMO])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                details = [("Location", "GetCustomerDetailsByCustomerId"), ("CustomerId", "1"),
+                           ("Worker", "alice@example.com")]
+                with TwilioStub(ACCOUNT, AUTH_TOKEN) as twilio, \
+                        Stack(args=["--directory", uri, "--twilio.api-base", twilio.url],
+                              env={"TWILIO_ACCOUNT_SID": ACCOUNT},
+                              create_directory=False) as st:
+                    def route(conversation):
+                        return st.post_form("/callbacks/routing", [
+                            ("ConversationSid", conversation),
+                            ("MessagingBinding.Address", "+15550000001")]).status
+                    self.assertEqual(st.post_form("/callbacks/crm", details).status, 200)
+                    self.assertEqual(route("CH" + "a" * 32), 200)
+                    wait_for(lambda: twilio.participants("CH" + "a" * 32), timeout=15,
+                             what="the worker added before the failover")
+                    # Writes went to the primary, and the standby has them.
+                    wait_for(lambda: standby.psql("ha", "SELECT count(*) FROM frontline.outbox"
+                                                  " WHERE state = 'done'",
+                                                  check=False).stdout.strip() == "1",
+                             timeout=15, what="the standby to replay the primary's writes")
+                    primary.stop_server("fast")
+                    self.assertEqual(st.post_form("/callbacks/crm", details).status, 503)
+                    standby.promote()
+                    wait_for(lambda: st.post_form("/callbacks/crm", details).status == 200,
+                             timeout=20, what="the callbacks served by the promoted standby")
+                    wait_for(lambda: route("CH" + "b" * 32) == 200, timeout=10,
+                             what="routing on the new primary")
+                    wait_for(lambda: twilio.participants("CH" + "b" * 32), timeout=15,
+                             what="the worker added through the new primary's outbox")
+                    self.assertEqual(len(twilio.participants("CH" + "a" * 32)), 1)
+                    self.assertIsNone(st.responder.poll())  # never restarted
+                    self.assertEqual(st.get("/healthz").status, 200)
+
+
 class NameOrderOnPostgres(unittest.TestCase):
     """SPEC §2's order and search through nginx on PostgreSQL, root then --crm.collation sv on
     the same schema: the keys are rebuilt at start, and an import under sv keeps them so."""
