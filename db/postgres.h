@@ -175,6 +175,26 @@ class CopyRows {
       data_.push_back(static_cast<char>((static_cast<uint64_t>(value) >> shift) & 0xff));
     }
   }
+  static constexpr uint32_t kByteaOid = 17;
+  static constexpr uint32_t kTextOid = 25;
+  // A one-dimensional array without NULLs of the type `element_oid` (its values already in
+  // that type's binary form: text and bytea are their bytes), as array_recv reads it.
+  void Array(uint32_t element_oid, const std::vector<std::string>& values) {
+    size_t length = 12 + (values.empty() ? 0 : 8);
+    for (const std::string& v : values) length += 4 + v.size();
+    Int32(static_cast<int32_t>(length));
+    Int32(values.empty() ? 0 : 1);  // dimensions
+    Int32(0);                       // no NULL elements
+    Int32(static_cast<int32_t>(element_oid));
+    if (!values.empty()) {
+      Int32(static_cast<int32_t>(values.size()));
+      Int32(1);  // lower bound
+    }
+    for (const std::string& v : values) {
+      Int32(static_cast<int32_t>(v.size()));
+      data_.append(v);
+    }
+  }
   // What was written since the last Take (the header first time), emptied.
   std::string Take() { return std::exchange(data_, std::string()); }
   size_t size() const { return data_.size(); }

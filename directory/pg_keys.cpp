@@ -35,16 +35,13 @@ bool Run(pg::Connection& conn, const char* sql, std::string* error) {
 bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* customers,
                    std::string* error) {
   if (!Run(conn,
-           "CREATE TEMP TABLE rebuilt_keys (id bigint, sort_key bytea, search_text text)"
-           " ON COMMIT DROP;"
-           " CREATE TEMP TABLE rebuilt_terms (id bigint, term bytea) ON COMMIT DROP;"
+           "CREATE TEMP TABLE rebuilt_keys (id bigint, sort_key bytea, search_text text,"
+           " terms bytea[]) ON COMMIT DROP;"
            " DECLARE rebuild_customers NO SCROLL CURSOR FOR"
            " SELECT id, display_name, channels FROM customers ORDER BY id",
            error)) {
     return false;
   }
-  pg::CopyRows keys_rows;
-  pg::CopyRows term_rows;
   CustomerKeys keys;
   Customer customer;
   size_t count = 0;
@@ -55,6 +52,8 @@ bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* cus
       return false;
     }
     if (batch.rows() == 0) break;
+    // Each batch's keys are copied in before the next is fetched: memory stays at one batch.
+    pg::CopyRows keys_rows;
     for (int i = 0; i < batch.rows(); ++i) {
       // Binary results: bigint as 8 big-endian bytes.
       const std::string_view id_bytes = batch.Text(i, 0);
@@ -67,24 +66,21 @@ bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* cus
         return false;
       }
       ComputeKeys(customer, collation, &keys);
-      keys_rows.Row(3);
+      keys_rows.Row(4);
       keys_rows.Int64(id);
       keys_rows.Bytes(keys.sort_key);
       keys_rows.Bytes(keys.search_text);
-      for (const std::string& term : keys.index_terms) {
-        term_rows.Row(2);
-        term_rows.Int64(id);
-        term_rows.Bytes(term);
-      }
+      keys_rows.Array(pg::CopyRows::kByteaOid, keys.index_terms);
       ++count;
     }
+    keys_rows.Trailer();
+    if (!pg::CopyIn(conn, "COPY rebuilt_keys FROM STDIN (FORMAT binary)", keys_rows.Take(),
+                    error)) {
+      *error = "rebuild keys: " + *error;
+      return false;
+    }
   }
-  keys_rows.Trailer();
-  term_rows.Trailer();
   if (!Run(conn, "CLOSE rebuild_customers", error) ||
-      !pg::CopyIn(conn, "COPY rebuilt_keys FROM STDIN (FORMAT binary)", keys_rows.Take(), error) ||
-      !pg::CopyIn(conn, "COPY rebuilt_terms FROM STDIN (FORMAT binary)", term_rows.Take(),
-                  error) ||
       !Run(conn,
            "UPDATE customers c SET sort_key = r.sort_key, search_text = r.search_text"
            " FROM rebuilt_keys r WHERE c.id = r.id;"
@@ -94,8 +90,9 @@ bool RebuildPgKeys(pg::Connection& conn, const Collation& collation, size_t* cus
            " (ORDER BY w), w FROM (SELECT DISTINCT worker AS w FROM customers) n"
            " WHERE NOT EXISTS (SELECT 1 FROM worker_keys k WHERE k.identity = n.w);"
            " INSERT INTO search_terms (wkey, term, customer)"
-           " SELECT DISTINCT k.wkey, t.term, c.id FROM rebuilt_terms t"
-           " JOIN customers c ON c.id = t.id JOIN worker_keys k ON k.identity = c.worker",
+           " SELECT DISTINCT k.wkey, t.term, c.id FROM rebuilt_keys r"
+           " CROSS JOIN LATERAL unnest(r.terms) AS t(term)"
+           " JOIN customers c ON c.id = r.id JOIN worker_keys k ON k.identity = c.worker",
            error)) {
     if (error->rfind("rebuild keys", 0) != 0) *error = "rebuild keys: " + *error;
     return false;

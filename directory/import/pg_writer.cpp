@@ -40,15 +40,15 @@ class PgImportWriter : public ImportWriter {
     if (!RebuildPgKeysIfStale(*conn_, *collation_, nullptr, error)) return false;
     if (!Run("CREATE TEMP TABLE import_customers (seq bigint, customer_id text, display_name"
              " text, sort_key bytea, avatar text, details_title text, details_content text,"
-             " worker text, search_text text, channels bytea, links bytea) ON COMMIT DROP;"
-             " CREATE TEMP TABLE import_addresses (seq bigint, normalised text) ON COMMIT DROP;"
-             " CREATE TEMP TABLE import_terms (seq bigint, term bytea) ON COMMIT DROP",
+             " worker text, search_text text, channels bytea, links bytea, addresses text[],"
+             " terms bytea[]) ON COMMIT DROP",
              error)) {
       return false;
     }
     copying_ = pg::StartCopy(*conn_,
         "COPY import_customers (seq, customer_id, display_name, sort_key, avatar, details_title,"
-        " details_content, worker, search_text, channels, links) FROM STDIN (FORMAT binary)",
+        " details_content, worker, search_text, channels, links, addresses, terms)"
+        " FROM STDIN (FORMAT binary)",
         error);
     if (!copying_) *error = "import: " + *error;
     return copying_;
@@ -61,7 +61,10 @@ class PgImportWriter : public ImportWriter {
     AppendChannelsBlob(c.channels, &channels_blob_);
     links_blob_.clear();
     AppendLinksBlob(c.links, &links_blob_);
-    customers_.Row(11);
+    // One streamed COPY carries everything (a connection has one COPY at a time), the
+    // addresses and search terms as arrays: memory stays at one chunk whatever the size.
+    DistinctAddresses(c.channels, &addresses_of_customer_);
+    customers_.Row(13);
     customers_.Int64(seq);
     customers_.Bytes(c.customer_id);
     customers_.Bytes(c.display_name);
@@ -73,17 +76,8 @@ class PgImportWriter : public ImportWriter {
     customers_.Bytes(keys_.search_text);
     customers_.Bytes(channels_blob_);
     customers_.Bytes(links_blob_);
-    DistinctAddresses(c.channels, &addresses_of_customer_);
-    for (const std::string& address : addresses_of_customer_) {
-      addresses_.Row(2);
-      addresses_.Int64(seq);
-      addresses_.Bytes(address);
-    }
-    for (const std::string& term : keys_.index_terms) {
-      terms_.Row(2);
-      terms_.Int64(seq);
-      terms_.Bytes(term);
-    }
+    customers_.Array(pg::CopyRows::kTextOid, addresses_of_customer_);
+    customers_.Array(pg::CopyRows::kByteaOid, keys_.index_terms);
     if (customers_.size() >= pg::kCopyChunk && !pg::SendCopy(*conn_, customers_.Take(), error)) {
       *error = "import: " + *error;
       return false;
@@ -100,13 +94,7 @@ class PgImportWriter : public ImportWriter {
   bool Commit(std::string* error) override {
     customers_.Trailer();
     copying_ = false;
-    addresses_.Trailer();
-    terms_.Trailer();
-    if (!pg::SendCopy(*conn_, customers_.Take(), error) || !pg::EndCopy(*conn_, error) ||
-        !pg::CopyIn(*conn_, "COPY import_addresses (seq, normalised) FROM STDIN (FORMAT binary)",
-                    addresses_.Take(), error) ||
-        !pg::CopyIn(*conn_, "COPY import_terms (seq, term) FROM STDIN (FORMAT binary)",
-                    terms_.Take(), error)) {
+    if (!pg::SendCopy(*conn_, customers_.Take(), error) || !pg::EndCopy(*conn_, error)) {
       *error = "import: " + *error;
       return false;
     }
@@ -132,12 +120,13 @@ class PgImportWriter : public ImportWriter {
         " (ORDER BY w), w FROM (SELECT DISTINCT worker AS w FROM import_last) n"
         " WHERE NOT EXISTS (SELECT 1 FROM worker_keys k WHERE k.identity = n.w);"
         "INSERT INTO addresses (normalised, customer)"
-        " SELECT DISTINCT a.normalised, c.id FROM import_addresses a"
-        " JOIN import_last i ON i.seq = a.seq JOIN customers c ON c.customer_id = i.customer_id"
-        " ON CONFLICT DO NOTHING;"
+        " SELECT DISTINCT a.normalised, c.id FROM import_last i"
+        " CROSS JOIN LATERAL unnest(i.addresses) AS a(normalised)"
+        " JOIN customers c ON c.customer_id = i.customer_id ON CONFLICT DO NOTHING;"
         "INSERT INTO search_terms (wkey, term, customer)"
-        " SELECT DISTINCT k.wkey, t.term, c.id FROM import_terms t"
-        " JOIN import_last i ON i.seq = t.seq JOIN customers c ON c.customer_id = i.customer_id"
+        " SELECT DISTINCT k.wkey, t.term, c.id FROM import_last i"
+        " CROSS JOIN LATERAL unnest(i.terms) AS t(term)"
+        " JOIN customers c ON c.customer_id = i.customer_id"
         " JOIN worker_keys k ON k.identity = c.worker ON CONFLICT DO NOTHING";
     if (!Run(kMerge, error)) return false;
     for (const Worker& w : workers_) {
@@ -200,8 +189,6 @@ class PgImportWriter : public ImportWriter {
   std::string channels_blob_;
   std::string links_blob_;
   pg::CopyRows customers_;
-  pg::CopyRows addresses_;
-  pg::CopyRows terms_;
   std::vector<Worker> workers_;
 };
 

@@ -1,10 +1,12 @@
 // The pure parts of the PostgreSQL layer (db/postgres.h): which --directory values name a
-// PostgreSQL database, what libpq is given, passwords masked for logs, identifiers quoted.
+// PostgreSQL database, what libpq is given, passwords masked for logs, identifiers quoted, the
+// binary COPY encoding.
 #include "db/postgres.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 namespace frontline {
 namespace {
@@ -63,6 +65,39 @@ TEST_CASE("postgres: identifiers are quoted") {
   CHECK(pg::QuoteIdentifier("frontline") == "\"frontline\"");
   CHECK(pg::QuoteIdentifier("a\"b") == "\"a\"\"b\"");
   CHECK(pg::QuoteIdentifier("") == "\"\"");
+}
+
+// Binary COPY fields as PostgreSQL's copy and array_recv read them (big-endian lengths; an
+// array: dimensions, NULL flag, element type, then per dimension its size and lower bound).
+TEST_CASE("postgres: binary COPY rows, arrays included") {
+  using namespace std::string_literals;
+  struct Case {
+    const char* name;
+    std::vector<std::string> values;
+    uint32_t oid;
+    std::string field;  // length word and array body
+  };
+  const Case cases[] = {
+      {"empty", {}, pg::CopyRows::kTextOid,
+       "\0\0\0\x0c" "\0\0\0\0" "\0\0\0\0" "\0\0\0\x19"s},
+      {"one", {"ab"}, pg::CopyRows::kByteaOid,
+       "\0\0\0\x1a" "\0\0\0\x01" "\0\0\0\0" "\0\0\0\x11" "\0\0\0\x01" "\0\0\0\x01"
+       "\0\0\0\x02" "ab"s},
+      {"two, one empty", {"", "xyz"}, pg::CopyRows::kTextOid,
+       "\0\0\0\x1f" "\0\0\0\x01" "\0\0\0\0" "\0\0\0\x19" "\0\0\0\x02" "\0\0\0\x01"
+       "\0\0\0\0" "\0\0\0\x03" "xyz"s},
+  };
+  const std::string header = "PGCOPY\n\377\r\n\0"s + "\0\0\0\0" "\0\0\0\0"s;
+  for (const Case& c : cases) {
+    INFO(c.name);
+    pg::CopyRows rows;
+    rows.Row(1);
+    rows.Array(c.oid, c.values);
+    rows.Trailer();
+    CHECK(rows.Take() == header + "\0\x01"s + c.field + "\xff\xff"s);
+    // The length word counts exactly the bytes after it.
+    CHECK(c.field.size() - 4 == static_cast<size_t>(static_cast<unsigned char>(c.field[3])));
+  }
 }
 
 }  // namespace
