@@ -154,9 +154,11 @@ class PgImportWriter : public ImportWriter {
     }
     in_transaction_ = false;
     // Fresh statistics, so the planner picks the indexes at once rather than after autovacuum
-    // has seen the new rows (a bulk load left lookups scanning whole tables meanwhile). Not part
+    // has seen the new rows (a bulk load left lookups scanning whole tables meanwhile), and a
+    // visibility map, so list pages and search walks are index-only scans (without it every
+    // row read also fetched its heap page: 34 buffers for a 30-row page instead of 4). Not part
     // of the import: a failure here changes nothing stored.
-    (void)conn_->Exec("ANALYZE customers, addresses, search_terms, worker_keys, workers");
+    (void)conn_->Exec("VACUUM (ANALYZE) customers, addresses, search_terms, worker_keys, workers");
     return true;
   }
 
