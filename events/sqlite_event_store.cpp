@@ -73,6 +73,26 @@ CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
 )sql",
     // 2: finds the done jobs past the retention without reading the others.
     "CREATE INDEX outbox_done ON outbox(updated_at, id) WHERE state = 'done';",
+    // 3: SPEC §11, events/optout_store.h: which customer and proxy each conversation has, and
+    // the opt-out state of customer addresses (proxy '' = every proxy; an opted-in row is an
+    // exception under an every-proxy opt-out). Addresses normalised (SPEC §5); times unix ms.
+    R"sql(
+CREATE TABLE conversations (
+  conversation_sid TEXT PRIMARY KEY,
+  customer TEXT NOT NULL,
+  proxy TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE opt_outs (
+  address TEXT NOT NULL,
+  proxy TEXT NOT NULL,
+  opted_out INTEGER NOT NULL CHECK (opted_out IN (0, 1) AND (opted_out = 1 OR proxy <> '')),
+  reason TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (address, proxy)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kLatestVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -210,6 +230,7 @@ SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions 
       enqueues_([this](const std::vector<PendingEnqueue*>& batch) { CommitEnqueues(batch); }),
       claims_([this](const std::vector<PendingClaim*>& batch) { CommitClaims(batch); }),
       finishes_([this](const std::vector<PendingFinish*>& batch) { CommitFinishes(batch); }),
+      maps_([this](const std::vector<PendingMap*>& batch) { CommitMaps(batch); }),
       rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
   if (options_.owner.empty()) options_.owner = DefaultLeaseOwner(rng_());
@@ -523,6 +544,203 @@ OutboxCounts SqliteEventStore::Counts(std::string* error) {
   }
   counts.failed = select.Int(2);
   return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opt-outs and the conversation map
+
+namespace {
+
+// (?1 address, ?2 proxy) opted out, with ?3 reason at ?4 now.
+constexpr const char* kOptOutUpsert =
+    "INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at) VALUES (?1, ?2, 1, ?3,"
+    " ?4) ON CONFLICT (address, proxy) DO UPDATE SET opted_out = 1, reason = excluded.reason,"
+    " updated_at = excluded.updated_at";
+
+}  // namespace
+
+bool SqliteEventStore::MapConversation(const std::string& conversation_sid,
+                                       const std::string& customer, const std::string& proxy,
+                                       std::string* error) {
+  if (conversation_sid.empty() || customer.empty()) {
+    SetError(error, "conversation map: no ConversationSid or customer address");
+    return false;
+  }
+  PendingMap pending;
+  pending.conversation_sid = &conversation_sid;
+  pending.customer = &customer;
+  pending.proxy = &proxy;
+  maps_.Submit(&pending);
+  if (!pending.ok) SetError(error, pending.error);
+  return pending.ok;
+}
+
+void SqliteEventStore::CommitMaps(const std::vector<PendingMap*>& batch) {
+  std::string error;
+  auto fail_all = [&batch, &error] {
+    for (PendingMap* p : batch) {
+      p->ok = false;
+      p->error = error;
+    }
+  };
+  Connection conn(this, &error);
+  if (!conn) return fail_all();
+  sqlite3* db = conn.get();
+  const int64_t now = options_.now_ms();
+  db::Transaction txn(db, &error);
+  if (!txn.ok()) return fail_all();
+  // Unchanged rows are not rewritten: a retried webhook costs no page write.
+  db::Statement upsert(db,
+                       "INSERT INTO conversations (conversation_sid, customer, proxy, created_at,"
+                       " updated_at) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (conversation_sid)"
+                       " DO UPDATE SET customer = excluded.customer, proxy = CASE WHEN"
+                       " excluded.proxy = '' THEN proxy ELSE excluded.proxy END, updated_at ="
+                       " excluded.updated_at WHERE customer <> excluded.customer OR"
+                       " (excluded.proxy <> '' AND proxy <> excluded.proxy)",
+                       &error);
+  if (!upsert.ok()) return fail_all();
+  for (PendingMap* p : batch) {
+    upsert.Reset();
+    upsert.Bind(1, *p->conversation_sid);
+    upsert.Bind(2, *p->customer);
+    upsert.Bind(3, *p->proxy);
+    upsert.Bind(4, now);
+    if (!upsert.Run("conversation map", &error)) return fail_all();
+  }
+  if (!txn.Commit(&error)) return fail_all();
+  for (PendingMap* p : batch) p->ok = true;
+}
+
+Lookup<ConversationState> SqliteEventStore::FindConversation(const std::string& conversation_sid) {
+  std::string error;
+  Connection conn(this, &error);
+  if (!conn) return Lookup<ConversationState>::Unavailable(error);
+  // The row that decides (the proxy's own before the every-proxy one) in the same read.
+  db::Statement select(conn.get(),
+                       "SELECT c.customer, c.proxy, (SELECT o.opted_out FROM opt_outs o WHERE"
+                       " o.address = c.customer AND o.proxy IN (c.proxy, '') ORDER BY"
+                       " o.proxy = '' LIMIT 1) FROM conversations c WHERE c.conversation_sid = ?1",
+                       &error);
+  if (!select.ok()) return Lookup<ConversationState>::Unavailable(error);
+  select.Bind(1, conversation_sid);
+  const int rc = select.Step();
+  if (rc == SQLITE_DONE) return Lookup<ConversationState>::Absent();
+  if (rc != SQLITE_ROW) {
+    return Lookup<ConversationState>::Unavailable(db::Error(conn.get(), "conversation map"));
+  }
+  ConversationState state;
+  state.customer = select.Text(0);
+  state.proxy = select.Text(1);
+  state.opted_out = !select.IsNull(2) && select.Int(2) == 1;
+  return Lookup<ConversationState>::Found(std::move(state));
+}
+
+Lookup<OptOutRow> SqliteEventStore::FindOptOut(const std::string& address,
+                                               const std::string& proxy) {
+  std::string error;
+  Connection conn(this, &error);
+  if (!conn) return Lookup<OptOutRow>::Unavailable(error);
+  db::Statement select(conn.get(),
+                       "SELECT address, proxy, opted_out, reason, updated_at FROM opt_outs WHERE"
+                       " address = ?1 AND proxy IN (?2, '') ORDER BY proxy = '' LIMIT 1",
+                       &error);
+  if (!select.ok()) return Lookup<OptOutRow>::Unavailable(error);
+  select.Bind(1, address);
+  select.Bind(2, proxy);
+  const int rc = select.Step();
+  if (rc == SQLITE_DONE) return Lookup<OptOutRow>::Absent();
+  if (rc != SQLITE_ROW) return Lookup<OptOutRow>::Unavailable(db::Error(conn.get(), "opt-outs"));
+  OptOutRow row;
+  row.address = select.Text(0);
+  row.proxy = select.Text(1);
+  row.opted_out = select.Int(2) == 1;
+  row.reason = select.Text(3);
+  row.updated_at = select.Int(4);
+  if (!row.opted_out) return Lookup<OptOutRow>::Absent();  // opted in again on this proxy
+  return Lookup<OptOutRow>::Found(std::move(row));
+}
+
+bool SqliteEventStore::SetOptOut(const std::string& address, const std::string& proxy,
+                                 bool opted_out, const std::string& reason, std::string* error) {
+  if (address.empty()) {
+    SetError(error, "opt-outs: no address");
+    return false;
+  }
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
+  // A customer's STOP must survive a power cut like a job does: this commit is fsync'd. The
+  // pooled connection goes back to NORMAL after it (should that fail, it only stays slower).
+  if (!db::Exec(db, "PRAGMA synchronous=FULL", error)) return false;
+  bool ok = false;
+  {
+    db::Transaction txn(db, error);
+    if (txn.ok()) {
+      const int64_t now = options_.now_ms();
+      // The statements for this case, in order: ?1 address, ?2 proxy, ?3 reason, ?4 now.
+      std::vector<const char*> sql;
+      if (proxy.empty() && opted_out) {
+        sql = {"DELETE FROM opt_outs WHERE address = ?1 AND proxy <> ''", kOptOutUpsert};
+      } else if (proxy.empty()) {
+        sql = {"DELETE FROM opt_outs WHERE address = ?1"};
+      } else if (opted_out) {
+        sql = {kOptOutUpsert};
+      } else {
+        // An exception where an every-proxy opt-out exists, else nothing left for the proxy.
+        sql = {"DELETE FROM opt_outs WHERE address = ?1 AND proxy = ?2 AND NOT EXISTS (SELECT 1"
+               " FROM opt_outs WHERE address = ?1 AND proxy = '')",
+               "INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at) SELECT ?1, ?2,"
+               " 0, ?3, ?4 WHERE EXISTS (SELECT 1 FROM opt_outs WHERE address = ?1 AND proxy = '')"
+               " ON CONFLICT (address, proxy) DO UPDATE SET opted_out = 0, reason ="
+               " excluded.reason, updated_at = excluded.updated_at"};
+      }
+      ok = true;
+      for (const char* text : sql) {
+        db::Statement statement(db, text, error);
+        if (!statement.ok()) {
+          ok = false;
+          break;
+        }
+        const int count = sqlite3_bind_parameter_count(statement.get());
+        statement.Bind(1, address);
+        if (count >= 2) statement.Bind(2, proxy);
+        if (count >= 3) statement.Bind(3, reason);
+        if (count >= 4) statement.Bind(4, now);
+        if (!statement.Run("opt-outs", error)) {
+          ok = false;
+          break;
+        }
+      }
+      ok = ok && txn.Commit(error);
+    }
+  }
+  (void)db::Exec(db, "PRAGMA synchronous=NORMAL", nullptr);
+  return ok;
+}
+
+bool SqliteEventStore::ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) {
+  Connection conn(this, error);
+  if (!conn) return false;
+  db::Statement select(conn.get(),
+                       "SELECT address, proxy, opted_out, reason, updated_at FROM opt_outs"
+                       " ORDER BY address, proxy",
+                       error);
+  if (!select.ok()) return false;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    OptOutRow row;
+    row.address = select.Text(0);
+    row.proxy = select.Text(1);
+    row.opted_out = select.Int(2) == 1;
+    row.reason = select.Text(3);
+    row.updated_at = select.Int(4);
+    rows->push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) {
+    SetError(error, db::Error(conn.get(), "opt-outs list"));
+    return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

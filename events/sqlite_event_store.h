@@ -1,6 +1,7 @@
-// The event state webhooks write, kept in SQLite: today the outbox of Twilio REST jobs (SPEC §6);
-// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements
-// `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit, and the
+// The event state webhooks write, kept in SQLite: the outbox of Twilio REST jobs (SPEC §6), and
+// opt-outs with the conversation map (SPEC §11, events/optout_store.h). `SqliteEventStore`
+// implements `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit,
+// the `OptOutStore`, and the
 // dispatcher's side (claiming due jobs with leases, recording outcomes with backoff, purging),
 // in its own file (--outbox) with its own schema versions; the free functions below list and
 // requeue jobs for the `outbox` command.
@@ -88,6 +89,19 @@ class SqliteEventStore : public EventStore {
   // Done jobs last updated more than retention_ms ago, in one short DELETE over a partial index.
   int64_t PurgeDone(int64_t limit, std::string* error) override;
 
+  // OptOutStore (see there). MapConversation calls made at once share one transaction (group
+  // commit, synchronous=NORMAL: the fsync'd Enqueue that routing and participant updates make
+  // right after it syncs the WAL with it); SetOptOut commits with synchronous=FULL.
+  [[nodiscard]] bool MapConversation(const std::string& conversation_sid,
+                                     const std::string& customer, const std::string& proxy,
+                                     std::string* error) override;
+  Lookup<ConversationState> FindConversation(const std::string& conversation_sid) override;
+  Lookup<OptOutRow> FindOptOut(const std::string& address, const std::string& proxy) override;
+  [[nodiscard]] bool SetOptOut(const std::string& address, const std::string& proxy,
+                               bool opted_out, const std::string& reason,
+                               std::string* error) override;
+  [[nodiscard]] bool ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) override;
+
   // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   size_t queued_enqueues();
@@ -132,7 +146,16 @@ class SqliteEventStore : public EventStore {
     std::string error;
   };
 
+  struct PendingMap {
+    const std::string* conversation_sid = nullptr;
+    const std::string* customer = nullptr;
+    const std::string* proxy = nullptr;
+    bool ok = false;
+    std::string error;
+  };
+
   SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
+  void CommitMaps(const std::vector<PendingMap*>& batch);
   // The leaders' parts: each runs one transaction for the whole batch and sets every result.
   void CommitEnqueues(const std::vector<PendingEnqueue*>& batch);
   void CommitClaims(const std::vector<PendingClaim*>& batch);
@@ -146,6 +169,7 @@ class SqliteEventStore : public EventStore {
   GroupCommit<PendingEnqueue> enqueues_;
   GroupCommit<PendingClaim> claims_;
   GroupCommit<PendingFinish> finishes_;
+  GroupCommit<PendingMap> maps_;
   std::atomic<uint64_t> commits_{0};
   std::mutex pool_mu_;  // guards idle_ only; never held while SQLite works
   std::vector<sqlite3*> idle_;
