@@ -566,7 +566,18 @@ void CheckPostgres(const Options& options) {
                 : version > latest ? " (newer than this binary: it will refuse to start)"
                                    : "")
             << "\n";
-  if (version > latest) {
+  // The event state (outbox, opt-outs, conversation map) has versions of its own.
+  const int events = pg::SchemaVersion(*conn, options.postgres_schema, "events", &error);
+  if (events < 0) throw StartupError(kExitConfig, "--directory: " + error);
+  const int events_latest = static_cast<int>(PgEventMigrations().size());
+  std::cout << "postgresql: schema " << options.postgres_schema << ": events version " << events
+            << " of " << events_latest
+            << (events == 0 ? " (created on first start)"
+                : events < events_latest ? " (migrated on next start)"
+                : events > events_latest ? " (newer than this binary: it will refuse to start)"
+                                         : "")
+            << "\n";
+  if (version > latest || events > events_latest) {
     throw StartupError(kExitConfig, "--directory: schema " + options.postgres_schema +
                                         " is newer than this binary");
   }

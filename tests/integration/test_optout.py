@@ -239,6 +239,13 @@ class OptOut(unittest.TestCase):
         self.assertFalse([row for row in self.listed() if row[0] == "2348031234567"])
         self.assert_allowed(self.pre(conversation, "carol@example.com"))
 
+        if is_database_uri(self.db):
+            # The events component (outbox, opt-outs, map) is at this binary's latest version.
+            code, out, err = cli("check-config", "--directory", self.db,
+                                 "--insecure-skip-signature")
+            self.assertEqual(code, 0, err)
+            self.assertRegex(out, r"events version (\d+) of \1\n")
+
         # Usage errors are 64 (SPEC §9).
         for args in (["frob"], ["add"], ["add", "a", "b"], ["list", "--proxy", GLOBAL_SMS],
                      ["remove", " "]):

@@ -46,6 +46,8 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"postgresql: server 1[0-9]\.\d+, schema frontline: "
                                    r"directory version 0 of \d+ \(created on first start\)")
+        self.assertRegex(r.stdout, r"schema frontline: events version 0 of \d+ "
+                                   r"\(created on first start\)")
         self.assertIn("outbox = (in the PostgreSQL database)", r.stdout)
         self.assertIn("postgres.schema = frontline", r.stdout)
         # Read only: check-config created no schema.
