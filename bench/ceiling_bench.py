@@ -35,7 +35,24 @@ the p99 ratio, non-2xx answers and wrk timeouts (2 s); then each responder's pri
 but says loudly when an answer was not 2xx. nginx, wrk and both responders share the machine's
 cores, so on a small machine the ceiling mostly measures nginx and wrk.
 
-Needs wrk (Debian package 'wrk', in scripts/install-deps; installed on first use as root).
+Two other comparisons, A and B both frontline-fcgi (everything else as above):
+  --postgres --baseline sqlite   A = frontline-fcgi on a SQLite directory, B = frontline-fcgi on
+                                 PostgreSQL, the same customers imported into each; B/A is
+                                 PostgreSQL's share of SQLite's throughput (the read-route target
+                                 is 0.7). A and B each have their own folder, outbox and socket.
+  --postgres --hosts 2           A = one "host", B = two: each host a spawn-fcgi process group
+                                 (-F --processes, default 1) in its own folder with its own
+                                 socket, log and processes, sharing only the PostgreSQL database;
+                                 A is nginx's upstream of host 1, B the upstream (least_conn) of
+                                 hosts 1 and 2. Same wrk for both; B/A is the two-host scaling
+                                 (the routing target is 1.6). On one machine the hosts share its
+                                 cores with nginx, wrk and PostgreSQL: see the report's notes.
+When A is a responder, every routing run (A's too) gets fresh conversations and waits for the
+outbox to drain after it. --pg-unix-socket connects to PostgreSQL through its unix socket
+rather than TCP on 127.0.0.1. The table also gives B/A for each round, to show the noise.
+
+Needs wrk (Debian package 'wrk', in scripts/install-deps; installed on first use as root),
+and spawn-fcgi for --hosts.
 """
 import argparse
 import json
@@ -182,13 +199,14 @@ http {{
     proxy_temp_path {dir}/tmp/proxy;
     uwsgi_temp_path {dir}/tmp/uwsgi;
     scgi_temp_path {dir}/tmp/scgi;
-    upstream ceiling {{ {ceiling_servers} }}
+    upstream side_a {{ {servers_a} }}
+    upstream side_b {{ {balance_b} {servers_b} }}
     server {{
         listen 127.0.0.1:{port_a};
         location / {{
             include /etc/nginx/fastcgi_params;
             fastcgi_param HTTP_X_REQUEST_ID $request_id;
-            fastcgi_pass ceiling;
+            fastcgi_pass side_a;
         }}
     }}
     server {{
@@ -196,7 +214,7 @@ http {{
         location / {{
             include /etc/nginx/fastcgi_params;
             fastcgi_param HTTP_X_REQUEST_ID $request_id;
-            fastcgi_pass unix:{dir}/frontline.sock;
+            fastcgi_pass side_b;
         }}
     }}
     server {{
@@ -301,6 +319,20 @@ def parse_args():
                         help="B keeps its directory and outbox in a PostgreSQL server started "
                              "for the run (tests/integration/pg_server.py: initdb into the "
                              "temporary folder, loopback only) instead of SQLite files")
+    parser.add_argument("--pg-unix-socket", action="store_true",
+                        help="with --postgres: the responders and the import connect through the "
+                             "server's unix socket instead of TCP on 127.0.0.1")
+    parser.add_argument("--baseline", choices=["ceiling", "sqlite"], default="ceiling",
+                        help="what A is: the ceiling (default), or with --postgres "
+                             "frontline-fcgi on SQLite (B/A = PostgreSQL / SQLite)")
+    parser.add_argument("--hosts", type=int, default=1, choices=[1, 2],
+                        help="2 (with --postgres): A = one host, B = two hosts, each a "
+                             "spawn-fcgi process group of its own sharing the database")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="with --hosts 2: responder processes per host (spawn-fcgi -F), "
+                             "1..8 (default 1)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="request threads of each frontline-fcgi process (default 8)")
     args = parser.parse_args()
     args.routes = [r for r in args.routes.split(",") if r]
     try:
@@ -316,6 +348,14 @@ def parse_args():
         parser.error("--seconds 1..600, --rounds 1..20")
     if not WORKERS <= args.customers <= 10000000:
         parser.error("--customers %d..10000000" % WORKERS)
+    if (args.baseline == "sqlite" or args.hosts == 2) and not args.postgres:
+        parser.error("--baseline sqlite and --hosts 2 compare against PostgreSQL: add --postgres")
+    if args.baseline == "sqlite" and args.hosts == 2:
+        parser.error("--baseline sqlite or --hosts 2, not both")
+    if not 1 <= args.processes <= 8 or not 1 <= args.threads <= 64:
+        parser.error("--processes 1..8, --threads 1..64")
+    if args.hosts == 2 and not shutil.which("spawn-fcgi"):
+        sys.exit("--hosts 2 needs spawn-fcgi (apt-get install spawn-fcgi)")
     for path in (args.binary, args.ceiling):
         if not os.access(path, os.X_OK):
             sys.exit("%s not found: build first (cmake --build build)" % path)
@@ -323,12 +363,17 @@ def parse_args():
 
 
 class Rig:
-    """The responders and nginx in a temporary folder; stop() ends and removes them all."""
+    """The responders and nginx in a temporary folder; stop() ends and removes them all.
+    Side A and side B are nginx upstreams (servers_a, servers_b: unix sockets); label_a and
+    label_b say what each is, real_a whether A is a frontline-fcgi (so it stores routing jobs)."""
 
     def __init__(self, args):
         self.dir = tempfile.mkdtemp(prefix="frontline-ceiling-")
         os.makedirs(os.path.join(self.dir, "tmp"))
-        self.procs = {}  # name -> Popen, in report order
+        self.procs = {}  # name -> Popen of the responders started directly, in report order
+        self.pids = {}  # name -> pid of every responder process, in report order (memory)
+        self.spawned = []  # pids started by spawn-fcgi (not our children)
+        self.logs = []  # (log file, processes that must have logged "serving")
         self.nginx = None
         self.port_a, self.port_b, self.port_stub = free_port(), free_port(), free_port()
         while len({self.port_a, self.port_b, self.port_stub}) < 3:
@@ -336,13 +381,37 @@ class Rig:
         self.url_b = "http://127.0.0.1:%d" % self.port_b
         self.args = args
         self.pg = None  # the PostgreSQL server of --postgres
+        self.real_a = args.baseline != "ceiling" or args.hosts == 2
+        self.servers_a, self.servers_b = [], []
 
-    def path(self, name):
-        return os.path.join(self.dir, name)
+    def path(self, *names):
+        return os.path.join(self.dir, *names)
+
+    def import_into(self, db, what):
+        started = time.monotonic()
+        imported = subprocess.run([self.args.binary, "import", "--directory", db,
+                                   self.path("customers.json")],
+                                  capture_output=True, text=True, timeout=1800, cwd=self.dir)
+        if imported.returncode != 0:
+            sys.exit("import failed: " + imported.stderr)
+        print("imported %d customers into %s in %.1f s" % (
+            self.args.customers, what, time.monotonic() - started))
+
+    def serve_cmd(self, db, folder, socket=None):
+        """frontline-fcgi serve as B's (and a real A's) processes run it."""
+        cmd = [self.args.binary, "serve"]
+        if socket:
+            cmd += ["--listen", "unix:" + socket]
+        return cmd + ["--threads", str(self.args.threads), "--directory", db,
+                      "--public-url", self.url_b,
+                      "--twilio.api-base", "http://127.0.0.1:%d" % self.port_stub,
+                      "--log-file", os.path.join(folder, "frontline.log")]
 
     def start(self):
         args = self.args
         started = time.monotonic()
+        write_customers(self.path("customers.json"), args.customers)
+        print("generated %d customers in %.1f s" % (args.customers, time.monotonic() - started))
         db = self.path("directory.db")
         if args.postgres:
             from pg_server import PostgresServer
@@ -350,40 +419,92 @@ class Rig:
             self.pg.start()
             self.pg.create_database("bench")
             db = self.pg.uri("bench")
-        write_customers(self.path("customers.json"), args.customers)
-        imported = subprocess.run([args.binary, "import", "--directory", db,
-                                   self.path("customers.json")],
-                                  capture_output=True, text=True, timeout=600, cwd=self.dir)
-        if imported.returncode != 0:
-            sys.exit("import failed: " + imported.stderr)
-        print("generated and imported %d customers into %s in %.1f s" % (
-            args.customers, "PostgreSQL" if args.postgres else "SQLite",
-            time.monotonic() - started))
+            if args.pg_unix_socket:
+                db = "postgresql://%s@/bench?host=%s&port=%d" % (
+                    self.pg.superuser, urllib.parse.quote(self.pg.dir, safe=""), self.pg.port)
+            self.import_into(db, "PostgreSQL" + (" (unix socket)" if args.pg_unix_socket else ""))
+        else:
+            self.import_into(db, "SQLite")
 
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TWILIO_AUTH_TOKEN": TOKEN,
                "TWILIO_ACCOUNT_SID": ACCOUNT}
         self.log = open(self.path("responders.stderr"), "wb")
-        sockets = {"ceiling #1": self.path("ceiling-1.sock"),
-                   "ceiling #2": self.path("ceiling-2.sock"),
-                   "frontline-fcgi": self.path("frontline.sock")}
-        for name in ("ceiling #1", "ceiling #2"):
-            self.spawn(name, [args.ceiling, "--socket", sockets[name], "--threads", "4"], None)
-        # cwd is the temporary folder, so no ./.env is read.
-        self.spawn("frontline-fcgi", [
-            args.binary, "serve", "--listen", "unix:" + sockets["frontline-fcgi"],
-            "--threads", "8", "--directory", db, "--public-url", self.url_b,
-            "--twilio.api-base", "http://127.0.0.1:%d" % self.port_stub,
-            "--log-file", self.path("frontline.log")], env)
+        sockets = {}
+        if args.hosts == 2:
+            # Two hosts: a spawn-fcgi process group each, its own folder, socket and log.
+            for host in (1, 2):
+                folder = self.path("host%d" % host)
+                os.makedirs(folder)
+                sock = os.path.join(folder, "fcgi.sock")
+                pidfile = os.path.join(folder, "spawn.pid")
+                done = subprocess.run(
+                    ["spawn-fcgi", "-s", sock, "-F", str(args.processes), "-P", pidfile,
+                     "-d", folder, "--"] + self.serve_cmd(db, folder),
+                    env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                    cwd=folder, timeout=30)
+                if done.returncode != 0:
+                    sys.exit("spawn-fcgi for host %d failed: %s%s" % (host, done.stdout,
+                                                                      done.stderr))
+                pids = [int(line) for line in read_text(pidfile).split()]
+                self.spawned += pids
+                for i, pid in enumerate(pids):
+                    self.pids["host%d #%d" % (host, i + 1)] = pid
+                self.logs.append((os.path.join(folder, "frontline.log"), len(pids)))
+                (self.servers_a if host == 1 else []).append(sock)
+                self.servers_b.append(sock)
+            self.label_a = "one host (%d process%s x %d threads, spawn-fcgi)" % (
+                args.processes, "" if args.processes == 1 else "es", args.threads)
+            self.label_b = "two hosts (each %d process%s x %d threads, spawn-fcgi), " \
+                           "least_conn" % (args.processes, "" if args.processes == 1 else "es",
+                                           args.threads)
+            self.name_a, self.name_b = "1 host", "2 hosts"
+        else:
+            if args.baseline == "sqlite":
+                folder = self.path("sqlite")
+                os.makedirs(folder)
+                sqlite_db = os.path.join(folder, "directory.db")
+                self.import_into(sqlite_db, "SQLite (A)")
+                sockets["frontline-fcgi sqlite"] = os.path.join(folder, "frontline.sock")
+                self.spawn("frontline-fcgi sqlite",
+                           self.serve_cmd(sqlite_db, folder, sockets["frontline-fcgi sqlite"]),
+                           env, folder)
+                self.servers_a.append(sockets["frontline-fcgi sqlite"])
+                self.label_a = "frontline-fcgi on SQLite (1 process, %d threads)" % args.threads
+                self.name_a = "sqlite"
+            else:
+                for name in ("ceiling #1", "ceiling #2"):
+                    sockets[name] = self.path(name.replace(" #", "-") + ".sock")
+                    self.spawn(name, [args.ceiling, "--socket", sockets[name], "--threads", "4"],
+                               None, self.dir)
+                    self.servers_a.append(sockets[name])
+                self.label_a = "ceiling (2 processes x 4 threads, a socket each)"
+                self.name_a = "ceiling"
+            folder = self.path("frontline")
+            os.makedirs(folder)
+            name = "frontline-fcgi" + (" postgres" if args.postgres else "")
+            sockets[name] = os.path.join(folder, "frontline.sock")
+            # cwd is the temporary folder, so no ./.env is read.
+            self.spawn(name, self.serve_cmd(db, folder, sockets[name]), env, folder)
+            self.servers_b.append(sockets[name])
+            self.label_b = "frontline-fcgi%s (1 process, %d threads)" % (
+                (" on PostgreSQL" + (" over its unix socket" if args.pg_unix_socket else
+                                     " over TCP loopback")) if args.postgres else "",
+                args.threads)
+            self.name_b = "frontline-fcgi" if args.baseline == "ceiling" else "postgres"
         for name, p in self.procs.items():
             wait_for(lambda: os.path.exists(sockets[name]) or p.poll() is not None, what=name)
             if p.poll() is not None:
                 sys.exit("%s exited %d: %s" % (name, p.returncode,
                                                read_text(self.path("responders.stderr"))))
+        for log, count in self.logs:
+            wait_for(lambda: read_text(log).count(" serving ") >= count, timeout=60,
+                     what="%d responders to log 'serving' in %s" % (count, log))
         with open(self.path("nginx.conf"), "w") as f:
             f.write(NGINX_CONF.format(
                 dir=self.dir, user="user root;" if os.geteuid() == 0 else "",
-                ceiling_servers=" ".join("server unix:%s;" % sockets[n]
-                                         for n in ("ceiling #1", "ceiling #2")),
+                servers_a=" ".join("server unix:%s;" % s for s in self.servers_a),
+                servers_b=" ".join("server unix:%s;" % s for s in self.servers_b),
+                balance_b="least_conn;" if len(self.servers_b) > 1 else "",
                 port_a=self.port_a, port_b=self.port_b, port_stub=self.port_stub, mb="4" * 32,
                 account=ACCOUNT))
         self.nginx = subprocess.Popen(
@@ -392,9 +513,10 @@ class Rig:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.answering, what="both upstreams through nginx")
 
-    def spawn(self, name, cmd, env):
+    def spawn(self, name, cmd, env, cwd):
         self.procs[name] = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=self.log, stderr=self.log, cwd=self.dir)
+                                            stdout=self.log, stderr=self.log, cwd=cwd)
+        self.pids[name] = self.procs[name].pid
 
     def answering(self):
         if self.nginx.poll() is not None:
@@ -406,12 +528,24 @@ class Rig:
             return False
 
     def memory(self):
-        return {name: memory(p.pid) for name, p in self.procs.items()}
+        return {name: memory(pid) for name, pid in self.pids.items()}
 
     def stop(self):
         stop_process(self.nginx, signal.SIGQUIT)
         for p in self.procs.values():
             stop_process(p)
+        for pid in self.spawned:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in self.spawned:
+            try:
+                wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                         " Z " in read_text("/proc/%d/stat" % pid), timeout=10,
+                         what="responder %d to exit" % pid)
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
         if self.pg is not None:
             self.pg.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -423,12 +557,15 @@ def measure(rig, args, raw):
     scripts = {}
     for route in args.routes:
         path, pairs = fixed[route]
+        pairs_b = pairs
         if route == "routing":
+            # A and B may share one outbox (--hosts 2): a conversation each.
             pairs = routing_pairs(0xffff, 0, args.customers)
-        size_a = check_once(rig.port_a, rig.url_b, path, pairs, "ceiling " + route)
-        size_b = check_once(rig.port_b, rig.url_b, path, pairs, "frontline-fcgi " + route)
-        print("%-16s %-33s answer bytes: ceiling %d, frontline-fcgi %d" %
-              (route, path, size_a, size_b))
+            pairs_b = routing_pairs(0xffff, 1, args.customers)
+        size_a = check_once(rig.port_a, rig.url_b, path, pairs, rig.name_a + " " + route)
+        size_b = check_once(rig.port_b, rig.url_b, path, pairs_b, rig.name_b + " " + route)
+        print("%-16s %-33s answer bytes: %s %d, %s %d" %
+              (route, path, rig.name_a, size_a, rig.name_b, size_b))
         scripts[route] = rig.path(route + ".lua")
         if route != "routing":
             write_lua(scripts[route], rig.url_b + path, fixed[route][1])
@@ -444,14 +581,15 @@ def measure(rig, args, raw):
             results[(c, route)] = {"A": [], "B": []}
             for rnd in range(args.rounds):
                 for side, port in (("A", rig.port_a), ("B", rig.port_b)):
-                    if route == "routing" and side == "A":
-                        # Fresh conversations for B; A (which stores nothing) shares them.
+                    if route == "routing" and (side == "A" or rig.real_a):
+                        # Fresh conversations for B; the ceiling (which stores nothing) shares
+                        # them; a real A gets its own.
                         run_tag += 1
                         pool = rig.path("routing-%d.txt" % run_tag)
                         write_pool(pool, run_tag, pool_size, args.customers, rig.url_b + path)
                         write_lua(scripts[route], None, pool=pool)
                     label = "%s %s c=%d round %d" % (
-                        "ceiling" if side == "A" else "frontline-fcgi", route, c, rnd + 1)
+                        rig.name_a if side == "A" else rig.name_b, route, c, rnd + 1)
                     r = run_wrk("http://127.0.0.1:%d%s" % (port, path), args.seconds, c,
                                 scripts[route], raw, label)
                     results[(c, route)][side].append(r)
@@ -460,13 +598,13 @@ def measure(rig, args, raw):
                     if r["non2xx"] or r["socket_errors"] or r["timeouts"]:
                         print("  !!!!! %s: %d non-2xx answers, %d socket errors, %d timeouts "
                               "!!!!!" % (label, r["non2xx"], r["socket_errors"], r["timeouts"]))
-                    if route == "routing" and side == "B":
+                    if route == "routing" and (side == "B" or rig.real_a):
                         if r["requests"] > pool_size:
                             print("  !!!!! %d requests but %d conversations: the rest were "
                                   "retries of one !!!!!" % (r["requests"], pool_size))
                         os.unlink(pool)
                         # The outbox delivers behind the answers: let it drain.
-                        wait_for(lambda: outbox_state(rig.port_b).get("pending", 1) == 0,
+                        wait_for(lambda: outbox_state(port).get("pending", 1) == 0,
                                  timeout=120, what="the outbox to drain")
                     time.sleep(0.2)
     return results
@@ -483,7 +621,7 @@ def main():
         rig.start()
         idle = rig.memory()
         results = measure(rig, args, raw)
-        report(results, args, idle, rig.memory(), outbox_state(rig.port_b),
+        report(results, args, rig, idle, rig.memory(), outbox_state(rig.port_b),
                time.monotonic() - started)
     finally:
         rig.stop()
@@ -491,34 +629,35 @@ def main():
             raw.close()
 
 
-def report(results, args, idle, after, outbox, elapsed):
+def report(results, args, rig, idle, after, outbox, elapsed):
     """The table: means over the rounds of each route; then memory and the outbox."""
     def mean(runs, key):
         return sum(r[key] for r in runs) / len(runs)
 
-    print("\nA = ceiling (2 processes x 4 threads, a socket each), B = frontline-fcgi "
-          "(1 process, 8 threads); wrk -t1, %d s per run, %d rounds of A then B, means of the "
-          "rounds; %d customers" % (args.seconds, args.rounds, args.customers))
+    print("\nA = %s, B = %s; wrk -t1, %d s per run, %d rounds of A then B, means of the "
+          "rounds; %d customers" % (rig.label_a, rig.label_b, args.seconds, args.rounds,
+                                    args.customers))
     bad = []
     for c in args.connections:
         print("\n%d connections" % c)
-        print("%-16s %9s %9s %6s %8s %8s %8s %8s %7s %8s %13s" % (
+        print("%-16s %9s %9s %6s %8s %8s %8s %8s %7s %8s %13s  %s" % (
             "route", "A req/s", "B req/s", "B/A", "A p50", "B p50", "A p99", "B p99", "p99 B/A",
-            "non-2xx", "timeouts A/B"))
+            "non-2xx", "timeouts A/B", "B/A by round"))
         for route in args.routes:
             a, b = results[(c, route)]["A"], results[(c, route)]["B"]
             non2xx = sum(r["non2xx"] for r in a + b)
             if non2xx:
                 bad.append("%s at %d connections: %d non-2xx" % (route, c, non2xx))
-            print("%-16s %9.0f %9.0f %6.2f %6.2fms %6.2fms %6.2fms %6.2fms %7.2f %8d %13s" % (
+            print("%-16s %9.0f %9.0f %6.2f %6.2fms %6.2fms %6.2fms %6.2fms %7.2f %8d %13s  %s" % (
                 route, mean(a, "rps"), mean(b, "rps"), mean(b, "rps") / mean(a, "rps"),
                 mean(a, "p50"), mean(b, "p50"), mean(a, "p99"), mean(b, "p99"),
                 mean(b, "p99") / mean(a, "p99"), non2xx,
-                "%d/%d" % (sum(r["timeouts"] for r in a), sum(r["timeouts"] for r in b))))
-    print("\n%-16s %14s %12s %16s %14s" % ("process", "idle RssAnon", "idle VmRSS",
+                "%d/%d" % (sum(r["timeouts"] for r in a), sum(r["timeouts"] for r in b)),
+                " ".join("%.2f" % (y["rps"] / x["rps"]) for x, y in zip(a, b))))
+    print("\n%-24s %14s %12s %16s %14s" % ("process", "idle RssAnon", "idle VmRSS",
                                           "after RssAnon", "after VmRSS"))
     for name in idle:
-        print("%-16s %11d KiB %8d KiB %13d KiB %10d KiB" % (name, *idle[name], *after[name]))
+        print("%-24s %11d KiB %8d KiB %13d KiB %10d KiB" % (name, *idle[name], *after[name]))
     print("\noutbox after the load: %d pending, %d failed; %.0f s in all; load average %.2f "
           "%.2f %.2f at the end" % ((outbox.get("pending", -1), outbox.get("failed", -1),
                                     elapsed) + os.getloadavg()))
