@@ -192,7 +192,7 @@ std::string Metrics::Render() const {
          std::to_string(Read(directory_unavailable_)));
 
   Family(&out, "frontline_optout_keywords_total", "counter",
-         "Customer keyword messages recorded (SPEC §11), by change: opt_out (STOP...), opt_in "
+         "Customer keyword messages recorded, by change: opt_out (STOP...), opt_in "
          "(START...).");
   Sample(&out, "frontline_optout_keywords_total", Label("change", "opt_out"),
          std::to_string(Read(opt_outs_)));
