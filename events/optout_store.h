@@ -52,8 +52,9 @@ class OptOutStore {
 
   // Remembers that `conversation_sid`'s customer is `customer` on `proxy`. A later call for the
   // same conversation replaces the values it gives (a "" proxy leaves a known one as it is).
-  // Durable no later than the next fsync'd commit of the store (the outbox job that routing
-  // and participant updates store right after it). False with `error` set on a store error.
+  // Durable when it returns (on SQLite in the fsync'd group commit that enqueues use). A webhook
+  // that also stores an outbox job puts the entry on the job instead (OutboxJob::map_customer),
+  // so both take one commit. False with `error` set on a store error.
   [[nodiscard]] virtual bool MapConversation(const std::string& conversation_sid,
                                              const std::string& customer, const std::string& proxy,
                                              std::string* error) = 0;

@@ -36,6 +36,13 @@ OutboxRow ReadRow(const pg::Result& r, int i) {
   return row;
 }
 
+constexpr const char* kMapSql =
+    "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
+    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN c.proxy ELSE excluded.proxy"
+    " END, updated_at = excluded.updated_at WHERE c.customer <> excluded.customer OR"
+    " (excluded.proxy <> '' AND c.proxy <> excluded.proxy)";
+
 // Stores the job unless its key exists, and then notifies $8 (sent when the insert commits).
 constexpr const char* kEnqueueSql =
     "WITH stored AS (INSERT INTO outbox (key, action, conversation_sid, identity,"
@@ -153,6 +160,14 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   }
   const std::string key = OutboxKey(job);
   const std::string now = std::to_string(options_.now_ms());
+  // The conversation map first (its own statement; recording it twice is harmless, so a job
+  // that then fails to store leaves nothing wrong behind).
+  if (!job.map_customer.empty() &&
+      !Run("conversation_map", kMapSql, {job.conversation_sid, job.map_customer, job.map_proxy, now},
+           error)
+           .ok()) {
+    return EnqueueResult::kError;
+  }
   pg::Result r = Run("outbox_enqueue", kEnqueueSql,
                      {key, JobActionName(job.action), job.conversation_sid, job.identity,
                       job.participant_sid, job.attributes_json, now, channel_},
@@ -315,12 +330,6 @@ bool PgEventStore::Retry(int64_t id, std::string* error) {
 
 namespace {
 
-constexpr const char* kMapSql =
-    "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
-    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN c.proxy ELSE excluded.proxy"
-    " END, updated_at = excluded.updated_at WHERE c.customer <> excluded.customer OR"
-    " (excluded.proxy <> '' AND c.proxy <> excluded.proxy)";
 constexpr const char* kConversationSql =
     "SELECT c.customer, c.proxy, (SELECT o.opted_out::int FROM opt_outs o WHERE o.address ="
     " c.customer AND o.proxy IN (c.proxy, '') ORDER BY o.proxy = '' LIMIT 1) FROM"

@@ -45,6 +45,15 @@ void SetError(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
 }
 
+// Records ?1 → (?2 customer, ?3 proxy) at ?4 in the conversation map; unchanged rows are not
+// rewritten (a retried webhook costs no page write), and a '' proxy keeps a known one.
+constexpr const char* kMapSql =
+    "INSERT INTO conversations (conversation_sid, customer, proxy, created_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
+    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN proxy ELSE excluded.proxy"
+    " END, updated_at = excluded.updated_at WHERE customer <> excluded.customer OR"
+    " (excluded.proxy <> '' AND proxy <> excluded.proxy)";
+
 // The event store's own schema, versioned by PRAGMA user_version of its file. Append only:
 // entry i brings the schema from version i to version i + 1.
 constexpr const char* kMigrations[] = {
@@ -230,7 +239,6 @@ SqliteEventStore::SqliteEventStore(std::string path, sqlite3* db, OutboxOptions 
       enqueues_([this](const std::vector<PendingEnqueue*>& batch) { CommitEnqueues(batch); }),
       claims_([this](const std::vector<PendingClaim*>& batch) { CommitClaims(batch); }),
       finishes_([this](const std::vector<PendingFinish*>& batch) { CommitFinishes(batch); }),
-      maps_([this](const std::vector<PendingMap*>& batch) { CommitMaps(batch); }),
       rng_(std::random_device{}()) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
   if (options_.owner.empty()) options_.owner = DefaultLeaseOwner(rng_());
@@ -320,8 +328,31 @@ void SqliteEventStore::CommitEnqueues(const std::vector<PendingEnqueue*>& batch)
                        "?7, ?7, ?7)",
                        &error);
   if (!insert.ok()) return fail_all();
+  db::Statement map;  // prepared when the batch has a map entry
+  auto record_map = [&](const std::string& sid, const std::string& customer,
+                        const std::string& proxy) {
+    if (!map.ok()) {
+      map = db::Statement(db, kMapSql, &error);
+      if (!map.ok()) return false;
+    }
+    map.Reset();
+    map.Bind(1, sid);
+    map.Bind(2, customer);
+    map.Bind(3, proxy);
+    map.Bind(4, now);
+    return map.Run("conversation map", &error);
+  };
   for (PendingEnqueue* p : batch) {
+    if (p->job == nullptr) {  // MapConversation
+      if (!record_map(*p->map_sid, *p->map_customer, *p->map_proxy)) return fail_all();
+      p->result = EnqueueResult::kEnqueued;
+      continue;
+    }
     const OutboxJob& job = *p->job;
+    if (!job.map_customer.empty() &&
+        !record_map(job.conversation_sid, job.map_customer, job.map_proxy)) {
+      return fail_all();
+    }
     insert.Reset();
     insert.Bind(1, OutboxKey(job));
     insert.Bind(2, JobActionName(job.action));
@@ -566,49 +597,24 @@ bool SqliteEventStore::MapConversation(const std::string& conversation_sid,
     SetError(error, "conversation map: no ConversationSid or customer address");
     return false;
   }
-  PendingMap pending;
-  pending.conversation_sid = &conversation_sid;
-  pending.customer = &customer;
-  pending.proxy = &proxy;
-  maps_.Submit(&pending);
-  if (!pending.ok) SetError(error, pending.error);
-  return pending.ok;
-}
-
-void SqliteEventStore::CommitMaps(const std::vector<PendingMap*>& batch) {
-  std::string error;
-  auto fail_all = [&batch, &error] {
-    for (PendingMap* p : batch) {
-      p->ok = false;
-      p->error = error;
-    }
-  };
-  Connection conn(this, &error);
-  if (!conn) return fail_all();
-  sqlite3* db = conn.get();
-  const int64_t now = options_.now_ms();
-  db::Transaction txn(db, &error);
-  if (!txn.ok()) return fail_all();
-  // Unchanged rows are not rewritten: a retried webhook costs no page write.
-  db::Statement upsert(db,
-                       "INSERT INTO conversations (conversation_sid, customer, proxy, created_at,"
-                       " updated_at) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (conversation_sid)"
-                       " DO UPDATE SET customer = excluded.customer, proxy = CASE WHEN"
-                       " excluded.proxy = '' THEN proxy ELSE excluded.proxy END, updated_at ="
-                       " excluded.updated_at WHERE customer <> excluded.customer OR"
-                       " (excluded.proxy <> '' AND proxy <> excluded.proxy)",
-                       &error);
-  if (!upsert.ok()) return fail_all();
-  for (PendingMap* p : batch) {
-    upsert.Reset();
-    upsert.Bind(1, *p->conversation_sid);
-    upsert.Bind(2, *p->customer);
-    upsert.Bind(3, *p->proxy);
-    upsert.Bind(4, now);
-    if (!upsert.Run("conversation map", &error)) return fail_all();
+  // In Enqueue's batches: one writer for every webhook write, so they never wait for each
+  // other's locks, and the entry is fsync'd with them.
+  PendingEnqueue pending;
+  pending.map_sid = &conversation_sid;
+  pending.map_customer = &customer;
+  pending.map_proxy = &proxy;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.enqueue_timeout_ms);
+  if (!enqueues_.Submit(&pending, deadline)) {
+    SetError(error, "conversation map: not stored within " +
+                        std::to_string(options_.enqueue_timeout_ms) + " ms (the database is busy)");
+    return false;
   }
-  if (!txn.Commit(&error)) return fail_all();
-  for (PendingMap* p : batch) p->ok = true;
+  if (pending.result == EnqueueResult::kError) {
+    SetError(error, pending.error);
+    return false;
+  }
+  return true;
 }
 
 Lookup<ConversationState> SqliteEventStore::FindConversation(const std::string& conversation_sid) {

@@ -60,7 +60,8 @@ class SqliteEventStore : public EventStore {
   SqliteEventStore(const SqliteEventStore&) = delete;
   SqliteEventStore& operator=(const SqliteEventStore&) = delete;
 
-  // INSERT OR IGNORE by OutboxKey, committed (fsync'd) before it returns; concurrent calls
+  // INSERT OR IGNORE by OutboxKey (and the job's map_customer/map_proxy into the conversation
+  // map, in the same transaction), committed (fsync'd) before it returns; concurrent calls
   // share one BEGIN IMMEDIATE transaction and its commit (group commit), so durability does not
   // cost throughput. Then calls the enqueue listener (the dispatcher's wake-up) when a job was
   // stored. A duplicate reads the stored job into `*stored` in the same transaction. kError
@@ -89,9 +90,8 @@ class SqliteEventStore : public EventStore {
   // Done jobs last updated more than retention_ms ago, in one short DELETE over a partial index.
   int64_t PurgeDone(int64_t limit, std::string* error) override;
 
-  // OptOutStore (see there). MapConversation calls made at once share one transaction (group
-  // commit, synchronous=NORMAL: the fsync'd Enqueue that routing and participant updates make
-  // right after it syncs the WAL with it); SetOptOut commits with synchronous=FULL.
+  // OptOutStore (see there). MapConversation joins Enqueue's group commit (fsync'd, one writer
+  // for every webhook write); SetOptOut commits on its own with synchronous=FULL.
   [[nodiscard]] bool MapConversation(const std::string& conversation_sid,
                                      const std::string& customer, const std::string& proxy,
                                      std::string* error) override;
@@ -128,8 +128,12 @@ class SqliteEventStore : public EventStore {
 
   // One call waiting for its batch (group_commit.h); each lives on the caller's stack and its
   // result is set by the leader that commits it.
+  // A job to store, or (job null) only a conversation map entry (MapConversation).
   struct PendingEnqueue {
     const OutboxJob* job = nullptr;
+    const std::string* map_sid = nullptr;  // with job null: the entry to record
+    const std::string* map_customer = nullptr;
+    const std::string* map_proxy = nullptr;
     OutboxJob* stored = nullptr;
     EnqueueResult result = EnqueueResult::kError;
     std::string error;
@@ -146,16 +150,7 @@ class SqliteEventStore : public EventStore {
     std::string error;
   };
 
-  struct PendingMap {
-    const std::string* conversation_sid = nullptr;
-    const std::string* customer = nullptr;
-    const std::string* proxy = nullptr;
-    bool ok = false;
-    std::string error;
-  };
-
   SqliteEventStore(std::string path, sqlite3* db, OutboxOptions options);
-  void CommitMaps(const std::vector<PendingMap*>& batch);
   // The leaders' parts: each runs one transaction for the whole batch and sets every result.
   void CommitEnqueues(const std::vector<PendingEnqueue*>& batch);
   void CommitClaims(const std::vector<PendingClaim*>& batch);
@@ -169,7 +164,6 @@ class SqliteEventStore : public EventStore {
   GroupCommit<PendingEnqueue> enqueues_;
   GroupCommit<PendingClaim> claims_;
   GroupCommit<PendingFinish> finishes_;
-  GroupCommit<PendingMap> maps_;
   std::atomic<uint64_t> commits_{0};
   std::mutex pool_mu_;  // guards idle_ only; never held while SQLite works
   std::vector<sqlite3*> idle_;

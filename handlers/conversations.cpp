@@ -75,13 +75,15 @@ Response OnParticipantAdded(const Request& request, Services& services) {
   std::string_view address = request.form.Get("MessagingBinding.Address");
   std::string_view identity = request.form.Get("Identity");
   if (address.empty() || !identity.empty()) return EmptyObject();  // a worker, not a customer
-  // The customer's binding, for opt-outs (SPEC §11), whether or not the directory knows them;
-  // a 503 when it cannot be stored, so Twilio's retry stores it.
-  std::string map_error;
-  if (!RecordConversationMap(request, services, &map_error)) return OptOutsUnavailable(map_error);
   Lookup<Customer> customer = CustomerAt(address, services);
   if (customer.unavailable()) return DirectoryUnavailable(services, customer.error());
-  if (customer.absent()) return EmptyObject();
+  if (customer.absent()) {
+    // Still the conversation's customer for opt-outs (SPEC §11); a 503 when that cannot be
+    // stored, so Twilio's retry stores it. (A known customer's goes with the job below.)
+    std::string error;
+    if (!RecordConversationMap(request, services, &error)) return OptOutsUnavailable(error);
+    return EmptyObject();
+  }
   std::string_view conversation = request.form.Get("ConversationSid");
   std::string_view participant = request.form.Get("ParticipantSid");
   if (conversation.empty() || participant.empty()) {
@@ -98,6 +100,7 @@ Response OnParticipantAdded(const Request& request, Services& services) {
   job.conversation_sid = std::string(conversation);
   job.participant_sid = std::string(participant);
   job.attributes_json.assign(attributes.GetString(), attributes.GetSize());
+  AttachConversationMap(request, services, &job);  // the map, in the job's commit (SPEC §11)
   std::string error;
   if (services.outbox->Enqueue(job, &error) == EnqueueResult::kError) {
     return ErrorResponse(503, "could not store the participant update", error);

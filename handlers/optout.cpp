@@ -5,6 +5,7 @@
 #include "directory/address.h"
 #include "directory/fold.h"
 #include "directory/text.h"
+#include "events/outbox.h"
 #include "handlers/http.h"
 #include "handlers/services.h"
 
@@ -129,13 +130,32 @@ bool ShouldBlockMessage(std::string_view author, const ConversationState* mapped
   return NormaliseAddress(author) != mapped->customer;
 }
 
+namespace {
+
+// The binding `request` shows, normalised; false when there is none to record.
+bool BindingOf(const Request& request, const Services& services, std::string* customer,
+               std::string* proxy) {
+  if (services.optouts == nullptr || request.form.Get("ConversationSid").empty()) return false;
+  *customer = NormaliseAddress(request.form.Get("MessagingBinding.Address"));
+  if (customer->empty()) return false;
+  *proxy = NormaliseAddress(request.form.Get("MessagingBinding.ProxyAddress"));
+  return true;
+}
+
+}  // namespace
+
+void AttachConversationMap(const Request& request, const Services& services, OutboxJob* job) {
+  if (!BindingOf(request, services, &job->map_customer, &job->map_proxy)) {
+    job->map_customer.clear();
+    job->map_proxy.clear();
+  }
+}
+
 bool RecordConversationMap(const Request& request, Services& services, std::string* error) {
-  const std::string_view conversation = request.form.Get("ConversationSid");
-  const std::string customer = NormaliseAddress(request.form.Get("MessagingBinding.Address"));
-  if (services.optouts == nullptr || conversation.empty() || customer.empty()) return true;
-  return services.optouts->MapConversation(
-      std::string(conversation), customer,
-      NormaliseAddress(request.form.Get("MessagingBinding.ProxyAddress")), error);
+  std::string customer, proxy;
+  if (!BindingOf(request, services, &customer, &proxy)) return true;
+  return services.optouts->MapConversation(std::string(request.form.Get("ConversationSid")),
+                                           customer, proxy, error);
 }
 
 }  // namespace frontline

@@ -69,13 +69,18 @@ std::optional<OptOutChange> DecideKeyword(Keyword keyword, std::string_view auth
 // `author` not the customer. The customer's own messages and unmapped conversations never are.
 bool ShouldBlockMessage(std::string_view author, const ConversationState* mapped);
 
+struct OutboxJob;
 struct Request;
 struct Services;
 
-// Stores `request`'s ConversationSid → (MessagingBinding.Address, MessagingBinding.ProxyAddress),
-// normalised (SPEC §5), in services.optouts: what routing and onParticipantAdded know of a
-// conversation's customer. True, storing nothing, without a ConversationSid, an address or an
-// opt-out store; false with `error` set when the store failed (the caller answers 503).
+// What routing and onParticipantAdded know of a conversation's customer: `request`'s
+// ConversationSid → (MessagingBinding.Address, MessagingBinding.ProxyAddress), normalised (SPEC
+// §5). Nothing without a ConversationSid, an address or services.optouts.
+// AttachConversationMap puts it on `job` (job->map_customer, map_proxy), so the job's commit
+// records it (one durable write per webhook); RecordConversationMap stores it on its own, for a
+// webhook that stores no job: true, storing nothing, when there is nothing to store; false with
+// `error` set when the store failed (the caller answers 503).
+void AttachConversationMap(const Request& request, const Services& services, OutboxJob* job);
 [[nodiscard]] bool RecordConversationMap(const Request& request, Services& services,
                                          std::string* error);
 

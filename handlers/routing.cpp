@@ -54,16 +54,14 @@ Response RouteConversation(const Request& request, Services& services) {
                          "no customer worker, no routing.default-worker and no workers with "
                          "customers for conversation " + std::string(conversation));
   }
-  // The conversation's customer for opt-outs (SPEC §11), before the job: the job's fsync'd
-  // commit makes both durable, and without the map a STOP could not block this conversation.
-  std::string error;
-  if (!RecordConversationMap(request, services, &error)) {
-    return ErrorResponse(503, "could not store the conversation", error);
-  }
   OutboxJob job;
   job.action = JobAction::kAddParticipant;
   job.conversation_sid = std::string(conversation);
   job.identity = worker;
+  // The conversation's customer for opt-outs (SPEC §11), stored in the job's commit: without
+  // the map a STOP could not block this conversation.
+  AttachConversationMap(request, services, &job);
+  std::string error;
   OutboxJob stored;
   const EnqueueResult result = services.outbox->Enqueue(job, &stored, &error);
   if (result == EnqueueResult::kError) {

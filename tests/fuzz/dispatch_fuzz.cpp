@@ -186,6 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)optouts.SetOptOut("15558675310", "", true, "fuzz", &error);
   }
   optouts.set_fail(Has(params, "FUZZ_OPTOUTS_FAIL"));
+  outbox.set_map_store(&optouts);
   Clock clock;
   Directory* directory = &FixtureFakeDirectory();
   if (Has(params, "FUZZ_SQLITE")) directory = &fuzz::FixtureSqliteDirectory();

@@ -132,6 +132,35 @@ TEST_CASE_TEMPLATE("optout store: the conversation map", T, SqliteBackend, PgBac
   }
 }
 
+TEST_CASE_TEMPLATE("optout store: a job's map entry is stored with it", T, SqliteBackend,
+                   PgBackend) {
+  STORE_FIXTURE(f);
+  OutboxJob job;
+  job.conversation_sid = "CH7";
+  job.identity = "alice@example.com";
+  job.map_customer = "15558675310";
+  job.map_proxy = "15550001111";
+  std::string error;
+  REQUIRE_MESSAGE(f.store->Enqueue(job, &error) == EnqueueResult::kEnqueued, error);
+  Lookup<ConversationState> c = f.store->FindConversation("CH7");
+  REQUIRE(c.found());
+  CHECK(c->customer == "15558675310");
+  CHECK(c->proxy == "15550001111");
+  // A retried webhook is a duplicate job and still (re)records the map; a job without an entry
+  // leaves the map alone.
+  job.map_proxy = "15550009999";
+  OutboxJob stored;
+  CHECK(f.store->Enqueue(job, &stored, &error) == EnqueueResult::kDuplicate);
+  CHECK(stored.identity == "alice@example.com");
+  CHECK(f.store->FindConversation("CH7")->proxy == "15550009999");
+  OutboxJob plain;
+  plain.conversation_sid = "CH8";
+  plain.identity = "bob@example.com";
+  CHECK(f.store->Enqueue(plain, &error) == EnqueueResult::kEnqueued);
+  CHECK(f.store->FindConversation("CH8").absent());
+  CHECK(f.store->Counts(&error).pending == 2);
+}
+
 // Each row: the changes made in order, then the state on proxies P and Q and the rows left.
 TEST_CASE_TEMPLATE("optout store: SetOptOut keeps the rows as documented", T, SqliteBackend,
                    PgBackend) {

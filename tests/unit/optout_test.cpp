@@ -185,6 +185,7 @@ struct OptOutFixture : HandlerFixture {
     services.outbox = &outbox;
     services.optouts = &optouts;
     services.metrics = &metrics;
+    outbox.set_map_store(&optouts);  // one event store, as in main
     config.sms_number = "+15550001111";
     config.whatsapp_number = "+15550001111";
     Customer joe;
@@ -227,6 +228,9 @@ struct OptOutFixture : HandlerFixture {
 TEST_CASE("optout handlers: routing and onParticipantAdded map the conversation") {
   OptOutFixture f;
   CHECK(f.Route("CH1", "whatsapp:+1 555 867 5310", "whatsapp:+15550001111").status == 200);
+  REQUIRE(f.outbox.jobs().size() == 1);
+  CHECK(f.outbox.jobs()[0].map_customer == "15558675310");  // stored with the job
+  CHECK(f.outbox.jobs()[0].map_proxy == "15550001111");
   CHECK(f.optouts.mapped("CH1") == std::make_pair(std::string("15558675310"),
                                                   std::string("15550001111")));
   Response r = HandleConversations(
@@ -258,7 +262,15 @@ TEST_CASE("optout handlers: routing and onParticipantAdded map the conversation"
                                          {"ParticipantSid", "MB2"},
                                          {"MessagingBinding.Address", "+15558675310"}}),
                             f.services);
-    CHECK(r.status == 503);
+    CHECK(r.status == 503);  // a known customer: the map goes with the attributes job
+    CHECK(f.outbox.jobs().size() == 1);
+    r = HandleConversations(FormRequest("/callbacks/conversations",
+                                        {{"EventType", "onParticipantAdded"},
+                                         {"ConversationSid", "CH6"},
+                                         {"ParticipantSid", "MB3"},
+                                         {"MessagingBinding.Address", "+19990000000"}}),
+                            f.services);
+    CHECK(r.status == 503);  // an unknown one: the map alone
     CHECK(ErrorMessage(r) == "opt-outs unavailable");
   }
 }
