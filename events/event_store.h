@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "events/optout_store.h"
 #include "events/outbox.h"
 
 namespace frontline {
@@ -83,7 +84,7 @@ FinishPlan PlanFinish(const OutboxOptions& options, const OutboxRow& row, const 
 // A lease owner unique to this process and store: "<hostname>:<pid>:<random>".
 std::string DefaultLeaseOwner(uint64_t random);
 
-class EventStore : public Outbox {
+class EventStore : public Outbox, public OptOutStore {
  public:
   // Called after each Enqueue that stored a job (from the enqueuing thread, outside any lock
   // of the store's). Safe to change while request threads run; once SetEnqueueListener(nullptr)

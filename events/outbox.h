@@ -28,6 +28,13 @@ struct OutboxJob {
   // kSetParticipantAttributes: a JSON object of the keys to set where the participant's
   // attributes lack them (customer_id, display_name, avatar); existing keys are kept.
   std::string attributes_json;
+  // Not part of the job: the conversation's customer binding the webhook showed (SPEC §11,
+  // normalised), which a store that is also the OptOutStore records in the conversation map in
+  // the same commit as the job (as OptOutStore::MapConversation would), whether the job is new
+  // or a duplicate; empty `map_customer`: nothing to record. One commit for both keeps a
+  // routing webhook at one durable write.
+  std::string map_customer;
+  std::string map_proxy;
 };
 
 enum class EnqueueResult {

@@ -36,6 +36,13 @@ OutboxRow ReadRow(const pg::Result& r, int i) {
   return row;
 }
 
+constexpr const char* kMapSql =
+    "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
+    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN c.proxy ELSE excluded.proxy"
+    " END, updated_at = excluded.updated_at WHERE c.customer <> excluded.customer OR"
+    " (excluded.proxy <> '' AND c.proxy <> excluded.proxy)";
+
 // Stores the job unless its key exists, and then notifies $8 (sent when the insert commits).
 constexpr const char* kEnqueueSql =
     "WITH stored AS (INSERT INTO outbox (key, action, conversation_sid, identity,"
@@ -96,6 +103,24 @@ CREATE INDEX outbox_done ON outbox (updated_at, id) WHERE state = 'done';
       {"routing's round-robin, one for every host", R"sql(
 CREATE SEQUENCE round_robin AS bigint MINVALUE 0 START 0 CYCLE;
 )sql"},
+      // SPEC §11, optout_store.h: the SQLite store's migration 3, in PostgreSQL's types.
+      {"the conversation map and opt-outs", R"sql(
+CREATE TABLE conversations (
+  conversation_sid text COLLATE "C" PRIMARY KEY,
+  customer text COLLATE "C" NOT NULL,
+  proxy text COLLATE "C" NOT NULL DEFAULT '',
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+CREATE TABLE opt_outs (
+  address text COLLATE "C" NOT NULL,
+  proxy text COLLATE "C" NOT NULL,
+  opted_out boolean NOT NULL CHECK (opted_out OR proxy <> ''),
+  reason text NOT NULL DEFAULT '',
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (address, proxy)
+);
+)sql"},
   };
   return migrations;
 }
@@ -135,6 +160,14 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   }
   const std::string key = OutboxKey(job);
   const std::string now = std::to_string(options_.now_ms());
+  // The conversation map first (its own statement; recording it twice is harmless, so a job
+  // that then fails to store leaves nothing wrong behind).
+  if (!job.map_customer.empty() &&
+      !Run("conversation_map", kMapSql, {job.conversation_sid, job.map_customer, job.map_proxy, now},
+           error)
+           .ok()) {
+    return EnqueueResult::kError;
+  }
   pg::Result r = Run("outbox_enqueue", kEnqueueSql,
                      {key, JobActionName(job.action), job.conversation_sid, job.identity,
                       job.participant_sid, job.attributes_json, now, channel_},
@@ -289,6 +322,103 @@ bool PgEventStore::Retry(int64_t id, std::string* error) {
     if (error != nullptr) *error = "no failed outbox job with id " + std::to_string(id);
     return false;
   }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opt-outs and the conversation map: the same statements as the SQLite store's, one each.
+
+namespace {
+
+constexpr const char* kConversationSql =
+    "SELECT c.customer, c.proxy, (SELECT o.opted_out::int FROM opt_outs o WHERE o.address ="
+    " c.customer AND o.proxy IN (c.proxy, '') ORDER BY o.proxy = '' LIMIT 1) FROM"
+    " conversations c WHERE c.conversation_sid = $1";
+constexpr const char* kFindOptOutSql =
+    "SELECT address, proxy, opted_out::int, reason, updated_at FROM opt_outs WHERE address = $1"
+    " AND proxy IN ($2, '') ORDER BY proxy = '' LIMIT 1";
+// $1 address, $2 proxy, $3 reason, $4 now; each one statement, so atomic.
+constexpr const char* kOutEverySql =
+    "WITH dropped AS (DELETE FROM opt_outs WHERE address = $1 AND proxy <> '' AND $2 = '')"
+    " INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at) VALUES ($1, $2,"
+    " true, $3, $4) ON CONFLICT (address, proxy) DO UPDATE SET opted_out = true, reason ="
+    " excluded.reason, updated_at = excluded.updated_at";
+constexpr const char* kInEverySql = "DELETE FROM opt_outs WHERE address = $1";
+constexpr const char* kInProxySql =
+    "WITH every AS (SELECT EXISTS (SELECT 1 FROM opt_outs WHERE address = $1 AND proxy = '') AS"
+    " yes), dropped AS (DELETE FROM opt_outs WHERE address = $1 AND proxy = $2 AND NOT (SELECT"
+    " yes FROM every)) INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at)"
+    " SELECT $1, $2, false, $3, $4 WHERE (SELECT yes FROM every) ON CONFLICT (address, proxy) DO"
+    " UPDATE SET opted_out = false, reason = excluded.reason, updated_at = excluded.updated_at";
+
+OptOutRow ReadOptOut(const pg::Result& r, int i) {
+  OptOutRow row;
+  row.address = std::string(r.Text(i, 0));
+  row.proxy = std::string(r.Text(i, 1));
+  row.opted_out = r.Int(i, 2) == 1;
+  row.reason = std::string(r.Text(i, 3));
+  row.updated_at = r.Int(i, 4);
+  return row;
+}
+
+}  // namespace
+
+bool PgEventStore::MapConversation(const std::string& conversation_sid,
+                                   const std::string& customer, const std::string& proxy,
+                                   std::string* error) {
+  if (conversation_sid.empty() || customer.empty()) {
+    if (error != nullptr) *error = "conversation map: no ConversationSid or customer address";
+    return false;
+  }
+  return Run("conversation_map", kMapSql,
+             {conversation_sid, customer, proxy, std::to_string(options_.now_ms())}, error)
+      .ok();
+}
+
+Lookup<ConversationState> PgEventStore::FindConversation(const std::string& conversation_sid) {
+  std::string error;
+  pg::Result r = Run("conversation_find", kConversationSql, {conversation_sid}, &error);
+  if (!r.ok()) return Lookup<ConversationState>::Unavailable(error);
+  if (r.rows() == 0) return Lookup<ConversationState>::Absent();
+  ConversationState state;
+  state.customer = std::string(r.Text(0, 0));
+  state.proxy = std::string(r.Text(0, 1));
+  state.opted_out = !r.IsNull(0, 2) && r.Int(0, 2) == 1;
+  return Lookup<ConversationState>::Found(std::move(state));
+}
+
+Lookup<OptOutRow> PgEventStore::FindOptOut(const std::string& address, const std::string& proxy) {
+  std::string error;
+  pg::Result r = Run("optout_find", kFindOptOutSql, {address, proxy}, &error);
+  if (!r.ok()) return Lookup<OptOutRow>::Unavailable(error);
+  if (r.rows() == 0) return Lookup<OptOutRow>::Absent();
+  OptOutRow row = ReadOptOut(r, 0);
+  if (!row.opted_out) return Lookup<OptOutRow>::Absent();  // opted in again on this proxy
+  return Lookup<OptOutRow>::Found(std::move(row));
+}
+
+bool PgEventStore::SetOptOut(const std::string& address, const std::string& proxy,
+                             bool opted_out, const std::string& reason, std::string* error) {
+  if (address.empty()) {
+    if (error != nullptr) *error = "opt-outs: no address";
+    return false;
+  }
+  const std::string now = std::to_string(options_.now_ms());
+  if (opted_out) {
+    // Every proxy drops the address's other rows ($2 = ''); a proxy's own row only upserts.
+    return Run("optout_out", kOutEverySql, {address, proxy, reason, now}, error).ok();
+  }
+  if (proxy.empty()) return Run("optout_in_every", kInEverySql, {address}, error).ok();
+  return Run("optout_in_proxy", kInProxySql, {address, proxy, reason, now}, error).ok();
+}
+
+bool PgEventStore::ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) {
+  pg::Result r = Run("optout_list",
+                     "SELECT address, proxy, opted_out::int, reason, updated_at FROM opt_outs"
+                     " ORDER BY address, proxy",
+                     {}, error);
+  if (!r.ok()) return false;
+  for (int i = 0; i < r.rows(); ++i) rows->push_back(ReadOptOut(r, i));
   return true;
 }
 

@@ -1,7 +1,9 @@
-// The event state in PostgreSQL (SPEC §8), shared by every responder on every host: today the
-// outbox of Twilio REST jobs, with the same rows, keys, outcomes and backoff as the SQLite
-// store (sqlite_event_store.h, event_store.h PlanFinish). Versioned as component "events" in
-// the schema's frontline_versions (db/postgres.h Migrate).
+// The event state in PostgreSQL (SPEC §8), shared by every responder on every host: the outbox
+// of Twilio REST jobs, with the same rows, keys, outcomes and backoff as the SQLite store
+// (sqlite_event_store.h, event_store.h PlanFinish), and opt-outs with the conversation map
+// (SPEC §11, optout_store.h), the same rows as SQLite's. Versioned as component "events" in the
+// schema's frontline_versions (db/postgres.h Migrate). SetOptOut is one statement (data-
+// modifying CTEs), so each opt-out change is atomic without a transaction of its own.
 //
 // Delivery is at least once and normally exactly once across hosts: a job is claimed with
 // `FOR UPDATE SKIP LOCKED` and a lease (owner "<host>:<pid>:<random>", lease_until), so two
@@ -57,6 +59,17 @@ class PgEventStore : public EventStore {
   // pending again, due now. False with `error` set.
   [[nodiscard]] bool List(bool include_done, std::vector<OutboxRow>* rows, std::string* error);
   [[nodiscard]] bool Retry(int64_t id, std::string* error);
+
+  // OptOutStore (see there).
+  [[nodiscard]] bool MapConversation(const std::string& conversation_sid,
+                                     const std::string& customer, const std::string& proxy,
+                                     std::string* error) override;
+  Lookup<ConversationState> FindConversation(const std::string& conversation_sid) override;
+  Lookup<OptOutRow> FindOptOut(const std::string& address, const std::string& proxy) override;
+  [[nodiscard]] bool SetOptOut(const std::string& address, const std::string& proxy,
+                               bool opted_out, const std::string& reason,
+                               std::string* error) override;
+  [[nodiscard]] bool ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) override;
 
   // nextval of the schema's round_robin sequence; this process's counter when that fails.
   uint64_t NextRoundRobinTurn() override;

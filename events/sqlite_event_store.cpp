@@ -45,6 +45,15 @@ void SetError(std::string* error, std::string message) {
   if (error != nullptr) *error = std::move(message);
 }
 
+// Records ?1 → (?2 customer, ?3 proxy) at ?4 in the conversation map; unchanged rows are not
+// rewritten (a retried webhook costs no page write), and a '' proxy keeps a known one.
+constexpr const char* kMapSql =
+    "INSERT INTO conversations (conversation_sid, customer, proxy, created_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
+    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN proxy ELSE excluded.proxy"
+    " END, updated_at = excluded.updated_at WHERE customer <> excluded.customer OR"
+    " (excluded.proxy <> '' AND proxy <> excluded.proxy)";
+
 // The event store's own schema, versioned by PRAGMA user_version of its file. Append only:
 // entry i brings the schema from version i to version i + 1.
 constexpr const char* kMigrations[] = {
@@ -73,6 +82,26 @@ CREATE INDEX outbox_failed ON outbox(id) WHERE state = 'failed';
 )sql",
     // 2: finds the done jobs past the retention without reading the others.
     "CREATE INDEX outbox_done ON outbox(updated_at, id) WHERE state = 'done';",
+    // 3: SPEC §11, events/optout_store.h: which customer and proxy each conversation has, and
+    // the opt-out state of customer addresses (proxy '' = every proxy; an opted-in row is an
+    // exception under an every-proxy opt-out). Addresses normalised (SPEC §5); times unix ms.
+    R"sql(
+CREATE TABLE conversations (
+  conversation_sid TEXT PRIMARY KEY,
+  customer TEXT NOT NULL,
+  proxy TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE opt_outs (
+  address TEXT NOT NULL,
+  proxy TEXT NOT NULL,
+  opted_out INTEGER NOT NULL CHECK (opted_out IN (0, 1) AND (opted_out = 1 OR proxy <> '')),
+  reason TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (address, proxy)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kLatestVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 
@@ -299,8 +328,31 @@ void SqliteEventStore::CommitEnqueues(const std::vector<PendingEnqueue*>& batch)
                        "?7, ?7, ?7)",
                        &error);
   if (!insert.ok()) return fail_all();
+  db::Statement map;  // prepared when the batch has a map entry
+  auto record_map = [&](const std::string& sid, const std::string& customer,
+                        const std::string& proxy) {
+    if (!map.ok()) {
+      map = db::Statement(db, kMapSql, &error);
+      if (!map.ok()) return false;
+    }
+    map.Reset();
+    map.Bind(1, sid);
+    map.Bind(2, customer);
+    map.Bind(3, proxy);
+    map.Bind(4, now);
+    return map.Run("conversation map", &error);
+  };
   for (PendingEnqueue* p : batch) {
+    if (p->job == nullptr) {  // MapConversation
+      if (!record_map(*p->map_sid, *p->map_customer, *p->map_proxy)) return fail_all();
+      p->result = EnqueueResult::kEnqueued;
+      continue;
+    }
     const OutboxJob& job = *p->job;
+    if (!job.map_customer.empty() &&
+        !record_map(job.conversation_sid, job.map_customer, job.map_proxy)) {
+      return fail_all();
+    }
     insert.Reset();
     insert.Bind(1, OutboxKey(job));
     insert.Bind(2, JobActionName(job.action));
@@ -523,6 +575,178 @@ OutboxCounts SqliteEventStore::Counts(std::string* error) {
   }
   counts.failed = select.Int(2);
   return counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opt-outs and the conversation map
+
+namespace {
+
+// (?1 address, ?2 proxy) opted out, with ?3 reason at ?4 now.
+constexpr const char* kOptOutUpsert =
+    "INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at) VALUES (?1, ?2, 1, ?3,"
+    " ?4) ON CONFLICT (address, proxy) DO UPDATE SET opted_out = 1, reason = excluded.reason,"
+    " updated_at = excluded.updated_at";
+
+}  // namespace
+
+bool SqliteEventStore::MapConversation(const std::string& conversation_sid,
+                                       const std::string& customer, const std::string& proxy,
+                                       std::string* error) {
+  if (conversation_sid.empty() || customer.empty()) {
+    SetError(error, "conversation map: no ConversationSid or customer address");
+    return false;
+  }
+  // In Enqueue's batches: one writer for every webhook write, so they never wait for each
+  // other's locks, and the entry is fsync'd with them.
+  PendingEnqueue pending;
+  pending.map_sid = &conversation_sid;
+  pending.map_customer = &customer;
+  pending.map_proxy = &proxy;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.enqueue_timeout_ms);
+  if (!enqueues_.Submit(&pending, deadline)) {
+    SetError(error, "conversation map: not stored within " +
+                        std::to_string(options_.enqueue_timeout_ms) + " ms (the database is busy)");
+    return false;
+  }
+  if (pending.result == EnqueueResult::kError) {
+    SetError(error, pending.error);
+    return false;
+  }
+  return true;
+}
+
+Lookup<ConversationState> SqliteEventStore::FindConversation(const std::string& conversation_sid) {
+  std::string error;
+  Connection conn(this, &error);
+  if (!conn) return Lookup<ConversationState>::Unavailable(error);
+  // The row that decides (the proxy's own before the every-proxy one) in the same read.
+  db::Statement select(conn.get(),
+                       "SELECT c.customer, c.proxy, (SELECT o.opted_out FROM opt_outs o WHERE"
+                       " o.address = c.customer AND o.proxy IN (c.proxy, '') ORDER BY"
+                       " o.proxy = '' LIMIT 1) FROM conversations c WHERE c.conversation_sid = ?1",
+                       &error);
+  if (!select.ok()) return Lookup<ConversationState>::Unavailable(error);
+  select.Bind(1, conversation_sid);
+  const int rc = select.Step();
+  if (rc == SQLITE_DONE) return Lookup<ConversationState>::Absent();
+  if (rc != SQLITE_ROW) {
+    return Lookup<ConversationState>::Unavailable(db::Error(conn.get(), "conversation map"));
+  }
+  ConversationState state;
+  state.customer = select.Text(0);
+  state.proxy = select.Text(1);
+  state.opted_out = !select.IsNull(2) && select.Int(2) == 1;
+  return Lookup<ConversationState>::Found(std::move(state));
+}
+
+Lookup<OptOutRow> SqliteEventStore::FindOptOut(const std::string& address,
+                                               const std::string& proxy) {
+  std::string error;
+  Connection conn(this, &error);
+  if (!conn) return Lookup<OptOutRow>::Unavailable(error);
+  db::Statement select(conn.get(),
+                       "SELECT address, proxy, opted_out, reason, updated_at FROM opt_outs WHERE"
+                       " address = ?1 AND proxy IN (?2, '') ORDER BY proxy = '' LIMIT 1",
+                       &error);
+  if (!select.ok()) return Lookup<OptOutRow>::Unavailable(error);
+  select.Bind(1, address);
+  select.Bind(2, proxy);
+  const int rc = select.Step();
+  if (rc == SQLITE_DONE) return Lookup<OptOutRow>::Absent();
+  if (rc != SQLITE_ROW) return Lookup<OptOutRow>::Unavailable(db::Error(conn.get(), "opt-outs"));
+  OptOutRow row;
+  row.address = select.Text(0);
+  row.proxy = select.Text(1);
+  row.opted_out = select.Int(2) == 1;
+  row.reason = select.Text(3);
+  row.updated_at = select.Int(4);
+  if (!row.opted_out) return Lookup<OptOutRow>::Absent();  // opted in again on this proxy
+  return Lookup<OptOutRow>::Found(std::move(row));
+}
+
+bool SqliteEventStore::SetOptOut(const std::string& address, const std::string& proxy,
+                                 bool opted_out, const std::string& reason, std::string* error) {
+  if (address.empty()) {
+    SetError(error, "opt-outs: no address");
+    return false;
+  }
+  Connection conn(this, error);
+  if (!conn) return false;
+  sqlite3* db = conn.get();
+  // A customer's STOP must survive a power cut like a job does: this commit is fsync'd. The
+  // pooled connection goes back to NORMAL after it (should that fail, it only stays slower).
+  if (!db::Exec(db, "PRAGMA synchronous=FULL", error)) return false;
+  bool ok = false;
+  {
+    db::Transaction txn(db, error);
+    if (txn.ok()) {
+      const int64_t now = options_.now_ms();
+      // The statements for this case, in order: ?1 address, ?2 proxy, ?3 reason, ?4 now.
+      std::vector<const char*> sql;
+      if (proxy.empty() && opted_out) {
+        sql = {"DELETE FROM opt_outs WHERE address = ?1 AND proxy <> ''", kOptOutUpsert};
+      } else if (proxy.empty()) {
+        sql = {"DELETE FROM opt_outs WHERE address = ?1"};
+      } else if (opted_out) {
+        sql = {kOptOutUpsert};
+      } else {
+        // An exception where an every-proxy opt-out exists, else nothing left for the proxy.
+        sql = {"DELETE FROM opt_outs WHERE address = ?1 AND proxy = ?2 AND NOT EXISTS (SELECT 1"
+               " FROM opt_outs WHERE address = ?1 AND proxy = '')",
+               "INSERT INTO opt_outs (address, proxy, opted_out, reason, updated_at) SELECT ?1, ?2,"
+               " 0, ?3, ?4 WHERE EXISTS (SELECT 1 FROM opt_outs WHERE address = ?1 AND proxy = '')"
+               " ON CONFLICT (address, proxy) DO UPDATE SET opted_out = 0, reason ="
+               " excluded.reason, updated_at = excluded.updated_at"};
+      }
+      ok = true;
+      for (const char* text : sql) {
+        db::Statement statement(db, text, error);
+        if (!statement.ok()) {
+          ok = false;
+          break;
+        }
+        const int count = sqlite3_bind_parameter_count(statement.get());
+        statement.Bind(1, address);
+        if (count >= 2) statement.Bind(2, proxy);
+        if (count >= 3) statement.Bind(3, reason);
+        if (count >= 4) statement.Bind(4, now);
+        if (!statement.Run("opt-outs", error)) {
+          ok = false;
+          break;
+        }
+      }
+      ok = ok && txn.Commit(error);
+    }
+  }
+  (void)db::Exec(db, "PRAGMA synchronous=NORMAL", nullptr);
+  return ok;
+}
+
+bool SqliteEventStore::ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) {
+  Connection conn(this, error);
+  if (!conn) return false;
+  db::Statement select(conn.get(),
+                       "SELECT address, proxy, opted_out, reason, updated_at FROM opt_outs"
+                       " ORDER BY address, proxy",
+                       error);
+  if (!select.ok()) return false;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    OptOutRow row;
+    row.address = select.Text(0);
+    row.proxy = select.Text(1);
+    row.opted_out = select.Int(2) == 1;
+    row.reason = select.Text(3);
+    row.updated_at = select.Int(4);
+    rows->push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) {
+    SetError(error, db::Error(conn.get(), "opt-outs list"));
+    return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// The event state webhooks write, kept in SQLite: today the outbox of Twilio REST jobs (SPEC §6);
-// opt-outs and the conversation map (SPEC §11) join it later. `SqliteEventStore` implements
-// `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit, and the
+// The event state webhooks write, kept in SQLite: the outbox of Twilio REST jobs (SPEC §6), and
+// opt-outs with the conversation map (SPEC §11, events/optout_store.h). `SqliteEventStore`
+// implements `EventStore` (events/event_store.h): the handler-facing `Outbox` with group commit,
+// the `OptOutStore`, and the
 // dispatcher's side (claiming due jobs with leases, recording outcomes with backoff, purging),
 // in its own file (--outbox) with its own schema versions; the free functions below list and
 // requeue jobs for the `outbox` command.
@@ -59,7 +60,8 @@ class SqliteEventStore : public EventStore {
   SqliteEventStore(const SqliteEventStore&) = delete;
   SqliteEventStore& operator=(const SqliteEventStore&) = delete;
 
-  // INSERT OR IGNORE by OutboxKey, committed (fsync'd) before it returns; concurrent calls
+  // INSERT OR IGNORE by OutboxKey (and the job's map_customer/map_proxy into the conversation
+  // map, in the same transaction), committed (fsync'd) before it returns; concurrent calls
   // share one BEGIN IMMEDIATE transaction and its commit (group commit), so durability does not
   // cost throughput. Then calls the enqueue listener (the dispatcher's wake-up) when a job was
   // stored. A duplicate reads the stored job into `*stored` in the same transaction. kError
@@ -88,6 +90,18 @@ class SqliteEventStore : public EventStore {
   // Done jobs last updated more than retention_ms ago, in one short DELETE over a partial index.
   int64_t PurgeDone(int64_t limit, std::string* error) override;
 
+  // OptOutStore (see there). MapConversation joins Enqueue's group commit (fsync'd, one writer
+  // for every webhook write); SetOptOut commits on its own with synchronous=FULL.
+  [[nodiscard]] bool MapConversation(const std::string& conversation_sid,
+                                     const std::string& customer, const std::string& proxy,
+                                     std::string* error) override;
+  Lookup<ConversationState> FindConversation(const std::string& conversation_sid) override;
+  Lookup<OptOutRow> FindOptOut(const std::string& address, const std::string& proxy) override;
+  [[nodiscard]] bool SetOptOut(const std::string& address, const std::string& proxy,
+                               bool opted_out, const std::string& reason,
+                               std::string* error) override;
+  [[nodiscard]] bool ListOptOuts(std::vector<OptOutRow>* rows, std::string* error) override;
+
   // Group commits made by Enqueue so far, and Enqueue calls waiting to be taken into one.
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
   size_t queued_enqueues();
@@ -114,8 +128,12 @@ class SqliteEventStore : public EventStore {
 
   // One call waiting for its batch (group_commit.h); each lives on the caller's stack and its
   // result is set by the leader that commits it.
+  // A job to store, or (job null) only a conversation map entry (MapConversation).
   struct PendingEnqueue {
     const OutboxJob* job = nullptr;
+    const std::string* map_sid = nullptr;  // with job null: the entry to record
+    const std::string* map_customer = nullptr;
+    const std::string* map_proxy = nullptr;
     OutboxJob* stored = nullptr;
     EnqueueResult result = EnqueueResult::kError;
     std::string error;

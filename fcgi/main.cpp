@@ -14,6 +14,7 @@
 #include <optional>
 #include <utility>
 
+#include "directory/address.h"
 #include "directory/database_files.h"
 #include "directory/export.h"
 #include "directory/import.h"
@@ -62,6 +63,7 @@ HandlerConfig MakeHandlerConfig(const Options& options) {
   config.default_worker = options.default_worker;
   config.list_all_customers = options.list_all_customers;
   config.delivers_outbox = !options.account_sid.empty() && !options.auth_token.empty();
+  config.optout_keywords = options.optout_keywords;
   return config;
 }
 
@@ -216,7 +218,7 @@ int Serve(const Options& options) {
   EventStore* outbox = stores.events.get();
   Clock clock;
   Metrics metrics;
-  Services services{config, directory, &templates, &metrics, clock, outbox};
+  Services services{config, directory, &templates, &metrics, clock, outbox, outbox};
 
   // Jobs are always stored; they are delivered only by processes that can authenticate.
   InitRestClientGlobal();
@@ -487,6 +489,63 @@ int OutboxCommand(const Options& options) {
   throw StartupError(kExitUsage, "usage: frontline-fcgi outbox [list | retry ID | deliver]");
 }
 
+// The event store for a command outside serve, on the backend --directory names.
+std::unique_ptr<EventStore> OpenCommandEventStore(const Options& options) {
+  if (!pg::IsConnectionString(options.directory)) return OpenEventStore(options);
+  std::string error;
+  std::unique_ptr<EventStore> store =
+      PgEventStore::Open(PostgresConnectOptions(options), MakeOutboxOptions(options), &error);
+  if (!store) throw StartupError(kExitConfig, "--directory: " + error);
+  return store;
+}
+
+// One line of `optout list`, tab-separated: address, proxy ("every proxy" for ""), state,
+// updated=<UTC>, the reason.
+std::string FormatOptOutRow(const OptOutRow& row) {
+  return row.address + "\t" + (row.proxy.empty() ? "every proxy" : row.proxy) + "\t" +
+         (row.opted_out ? "opted out" : "opted in again") + "\tupdated=" +
+         FormatUtc(row.updated_at) + "\t" + row.reason;
+}
+
+// optout [list] | optout add ADDRESS [--proxy P] | optout remove ADDRESS [--proxy P] (SPEC §11):
+// the same records a customer's STOP and START make, on either backend.
+int OptOutCommand(const Options& options) {
+  const std::vector<std::string>& args = options.arguments;
+  const std::string verb = args.empty() ? "list" : args[0];
+  constexpr const char* kUsageLine =
+      "usage: frontline-fcgi optout [list | add ADDRESS [--proxy P] | remove ADDRESS [--proxy P]]";
+  const bool list = verb == "list" && args.size() <= 1;
+  const bool change = (verb == "add" || verb == "remove") && args.size() == 2;
+  if (!list && !change) throw StartupError(kExitUsage, kUsageLine);
+  if (list && !options.proxy.empty()) {
+    throw StartupError(kExitUsage, "optout list: --proxy is for add and remove");
+  }
+  std::string address;
+  std::string proxy;
+  if (change) {
+    address = NormaliseAddress(args[1]);
+    proxy = NormaliseAddress(options.proxy);
+    if (address.empty()) throw StartupError(kExitUsage, "optout " + verb + ": ADDRESS is empty");
+  }
+  RequireDirectoryFile(options);
+  std::unique_ptr<EventStore> store = OpenCommandEventStore(options);
+  std::string error;
+  if (list) {
+    std::vector<OptOutRow> rows;
+    if (!store->ListOptOuts(&rows, &error)) throw StartupError(kExitConfig, "optout: " + error);
+    for (const OptOutRow& row : rows) std::cout << FormatOptOutRow(row) << "\n";
+    std::cerr << rows.size() << " opt-out records\n";
+    return kExitOk;
+  }
+  const bool opted_out = verb == "add";
+  if (!store->SetOptOut(address, proxy, opted_out, "optout " + verb + " (command)", &error)) {
+    throw StartupError(kExitConfig, "optout " + verb + ": " + error);
+  }
+  std::cerr << address << (opted_out ? " opted out on " : " opted in on ")
+            << (proxy.empty() ? std::string("every proxy") : "proxy " + proxy) << "\n";
+  return kExitOk;
+}
+
 // check-config with a PostgreSQL directory: connects as serve would and reports the server's
 // version and the schema's (read only: nothing is created or migrated).
 void CheckPostgres(const Options& options) {
@@ -507,7 +566,18 @@ void CheckPostgres(const Options& options) {
                 : version > latest ? " (newer than this binary: it will refuse to start)"
                                    : "")
             << "\n";
-  if (version > latest) {
+  // The event state (outbox, opt-outs, conversation map) has versions of its own.
+  const int events = pg::SchemaVersion(*conn, options.postgres_schema, "events", &error);
+  if (events < 0) throw StartupError(kExitConfig, "--directory: " + error);
+  const int events_latest = static_cast<int>(PgEventMigrations().size());
+  std::cout << "postgresql: schema " << options.postgres_schema << ": events version " << events
+            << " of " << events_latest
+            << (events == 0 ? " (created on first start)"
+                : events < events_latest ? " (migrated on next start)"
+                : events > events_latest ? " (newer than this binary: it will refuse to start)"
+                                         : "")
+            << "\n";
+  if (version > latest || events > events_latest) {
     throw StartupError(kExitConfig, "--directory: schema " + options.postgres_schema +
                                         " is newer than this binary");
   }
@@ -566,6 +636,8 @@ int Run(int argc, char** argv) {
       return RunOnDatabase(options, Export);
     case Command::kOutbox:
       return RunOnDatabase(options, OutboxCommand);
+    case Command::kOptOut:
+      return RunOnDatabase(options, OptOutCommand);
   }
   return kExitOk;
 }

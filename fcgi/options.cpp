@@ -171,6 +171,15 @@ po::options_description SettingsDescription() {
     ("routing.default-worker", po::value<std::string>(),
      env("routing.default-worker", "worker identity for conversations whose customer has no "
          "assigned worker").c_str())
+    ("optout.stop-keywords", po::value<std::string>()->value_name("WORDS"),
+     "space-separated opt-out keywords replacing the default \"STOP STOPALL UNSUBSCRIBE CANCEL "
+     "END QUIT\": a customer's message that is exactly one of them (trimmed, case- and "
+     "accent-insensitive) opts them out on the conversation's number (letters and digits, "
+     "up to 64 bytes each)")
+    ("optout.start-keywords", po::value<std::string>()->value_name("WORDS"),
+     "space-separated opt-in keywords replacing the default \"START YES UNSTOP\": such a "
+     "message from an opted-out customer opts them in again (none may also be an opt-out "
+     "keyword)")
     ("seed.customer-phone-1", po::value<std::string>(),
      env("seed.customer-phone-1", "phone of the seed's demo Customer 1 (import --seed-demo)").c_str())
     ("seed.customer-phone-2", po::value<std::string>(),
@@ -213,7 +222,9 @@ po::options_description CommandDescription() {
     ("replace", po::bool_switch(), "import: replace the whole directory atomically instead of upserting")
     ("seed-demo", po::bool_switch(), "import: add the seed's two demo customers from "
      "CUSTOMER_PHONE_1, CUSTOMER_PHONE_2 and Worker_Identity")
-    ("format", po::value<std::string>()->default_value("json"), "export: json | csv");
+    ("format", po::value<std::string>()->default_value("json"), "export: json | csv")
+    ("proxy", po::value<std::string>()->value_name("ADDRESS"), "optout add|remove: only for "
+     "this proxy number (+E.164 or whatsapp:+E.164) instead of every proxy");
   // clang-format on
   return d;
 }
@@ -235,6 +246,8 @@ constexpr const char* kUsage =
     "  import FILE...  load customers and workers from JSON or CSV files into the directory\n"
     "  export          write the directory to stdout as JSON or CSV (import reads it back)\n"
     "  outbox [list | retry ID | deliver]  list, requeue or deliver due Twilio REST jobs (cron)\n"
+    "  optout [list | add ADDRESS [--proxy P] | remove ADDRESS [--proxy P]]  show, record or\n"
+    "                  remove customers' opt-outs (STOP), on every proxy or on proxy P\n"
     "  check-config    validate the configuration and print it with secrets masked\n"
     "\n"
     "Exit codes: 0 ok, 1 stop deadline passed, 64 usage error, 65 bad import data, 74 import\n"
@@ -496,6 +509,7 @@ Command ParseCommand(const std::string& word) {
   if (word == "import") return Command::kImport;
   if (word == "export") return Command::kExport;
   if (word == "outbox") return Command::kOutbox;
+  if (word == "optout") return Command::kOptOut;
   if (word == "check-config") return Command::kCheckConfig;
   throw StartupError(kExitUsage, "unknown command '" + word + "' (try --help)");
 }
@@ -642,6 +656,9 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   options.replace = Get<bool>(vm, "replace");
   options.seed_demo = Get<bool>(vm, "seed-demo");
   options.export_format = Get<std::string>(vm, "format", "json");
+  options.proxy = Get<std::string>(vm, "proxy");
+  options.optout_stop_keywords = Get<std::string>(vm, "optout.stop-keywords");
+  options.optout_start_keywords = Get<std::string>(vm, "optout.start-keywords");
 
   std::string log_format = Get<std::string>(vm, "log-format");
   if (!log_format.empty()) {
@@ -733,6 +750,13 @@ Options ParseOptions(int argc, const char* const argv[], std::map<std::string, s
   if (options.outbox_retention_days < 1 || options.outbox_retention_days > 3650) {
     throw StartupError(kExitConfig, "--outbox.retention: must be between 1 and 3650 days");
   }
+  {
+    std::string error;
+    std::optional<OptOutKeywords> keywords = OptOutKeywords::Parse(
+        options.optout_stop_keywords, options.optout_start_keywords, &error);
+    if (!keywords) throw StartupError(kExitConfig, error);
+    options.optout_keywords = std::move(*keywords);
+  }
   if (options.export_format != "json" && options.export_format != "csv") {
     throw StartupError(kExitUsage, "--format: must be json or csv");
   }
@@ -788,6 +812,13 @@ std::string DescribeOptions(const Options& o) {
   out += line("twilio.sms-number", o.sms_number);
   out += line("twilio.whatsapp-number", o.whatsapp_number);
   out += line("routing.default-worker", o.default_worker);
+  auto words = [](const std::vector<std::string>& list) {
+    std::string text;
+    for (const std::string& w : list) text += (text.empty() ? "" : " ") + w;
+    return text;
+  };
+  out += line("optout.stop-keywords", words(o.optout_keywords.stop()));
+  out += line("optout.start-keywords", words(o.optout_keywords.start()));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fcgi/log.h"
+#include "handlers/optout.h"
 
 namespace frontline {
 
@@ -34,7 +35,7 @@ class StartupError : public std::runtime_error {
   int exit_code_;
 };
 
-enum class Command { kServe, kImport, kExport, kOutbox, kCheckConfig, kHelp, kVersion };
+enum class Command { kServe, kImport, kExport, kOutbox, kOptOut, kCheckConfig, kHelp, kVersion };
 
 struct Options {
   Command command = Command::kServe;
@@ -73,6 +74,11 @@ struct Options {
   std::string customer_phone_1;        // seed compatibility, for import --seed-demo
   std::string customer_phone_2;
 
+  // optout.stop-keywords / optout.start-keywords as given ("" = default) and as parsed.
+  std::string optout_stop_keywords;
+  std::string optout_start_keywords;
+  OptOutKeywords optout_keywords;
+
   LogFormat log_format = LogFormat::kPlain;
   std::string log_file;
 
@@ -80,6 +86,7 @@ struct Options {
   bool replace = false;                // import --replace
   bool seed_demo = false;              // import --seed-demo
   std::string export_format = "json";  // export --format
+  std::string proxy;                   // optout add|remove --proxy ("" = every proxy)
 };
 
 // Parses everything. `environment` is the process environment as NAME -> value; variables from

@@ -1,13 +1,19 @@
-// /callbacks/twilio-conversations and its alias /callbacks/conversations (SPEC §6): Twilio
-// Conversations webhooks. Pre-events (onConversationAdd) block the action until we answer and
-// reject it on anything but 200, so every event we do not handle is answered 200 {}.
+// /callbacks/twilio-conversations and its alias /callbacks/conversations (SPEC §6, §11): Twilio
+// Conversations webhooks. Pre-events (onConversationAdd, onMessageAdd) block the action until we
+// answer and reject it on anything but 200, so every event we do not handle is answered 200 {}.
+#include <optional>
 #include <string>
 
+#include "directory/address.h"
 #include "directory/customer_json.h"
 #include "directory/directory.h"
-#include "handlers/json.h"
-#include "handlers/router.h"
+#include "directory/text.h"
+#include "events/optout_store.h"
 #include "events/outbox.h"
+#include "handlers/json.h"
+#include "handlers/metrics.h"
+#include "handlers/optout.h"
+#include "handlers/router.h"
 #include "handlers/unavailable.h"
 
 namespace frontline {
@@ -71,7 +77,13 @@ Response OnParticipantAdded(const Request& request, Services& services) {
   if (address.empty() || !identity.empty()) return EmptyObject();  // a worker, not a customer
   Lookup<Customer> customer = CustomerAt(address, services);
   if (customer.unavailable()) return DirectoryUnavailable(services, customer.error());
-  if (customer.absent()) return EmptyObject();
+  if (customer.absent()) {
+    // Still the conversation's customer for opt-outs (SPEC §11); a 503 when that cannot be
+    // stored, so Twilio's retry stores it. (A known customer's goes with the job below.)
+    std::string error;
+    if (!RecordConversationMap(request, services, &error)) return OptOutsUnavailable(error);
+    return EmptyObject();
+  }
   std::string_view conversation = request.form.Get("ConversationSid");
   std::string_view participant = request.form.Get("ParticipantSid");
   if (conversation.empty() || participant.empty()) {
@@ -88,6 +100,7 @@ Response OnParticipantAdded(const Request& request, Services& services) {
   job.conversation_sid = std::string(conversation);
   job.participant_sid = std::string(participant);
   job.attributes_json.assign(attributes.GetString(), attributes.GetSize());
+  AttachConversationMap(request, services, &job);  // the map, in the job's commit (SPEC §11)
   std::string error;
   if (services.outbox->Enqueue(job, &error) == EnqueueResult::kError) {
     return ErrorResponse(503, "could not store the participant update", error);
@@ -97,11 +110,73 @@ Response OnParticipantAdded(const Request& request, Services& services) {
   return response;
 }
 
+// The conversation and its customer's opt-out state; absent without a ConversationSid or an
+// opt-out store.
+Lookup<ConversationState> MappedConversation(const Request& request, Services& services) {
+  std::string_view conversation = request.form.Get("ConversationSid");
+  if (conversation.empty() || services.optouts == nullptr) {
+    return Lookup<ConversationState>::Absent();
+  }
+  return services.optouts->FindConversation(std::string(conversation));
+}
+
+// PRE-event: a message is about to be added. A worker's (anyone's but the customer's) message
+// to a customer opted out on this conversation's number is rejected with 451, which makes
+// Twilio refuse it. A store that cannot answer is a 503, which rejects it too: when we cannot
+// tell, we do not let it through (the worker can send again). The customer's own messages and
+// unmapped conversations pass.
+Response OnMessageAdd(const Request& request, Services& services) {
+  Lookup<ConversationState> mapped = MappedConversation(request, services);
+  if (mapped.unavailable()) return OptOutsUnavailable(mapped.error());
+  if (!ShouldBlockMessage(request.form.Get("Author"), mapped.found() ? &*mapped : nullptr)) {
+    return EmptyObject();
+  }
+  if (services.metrics != nullptr) services.metrics->RecordOptOutBlock(OptOutBlock::kMessage);
+  Response response = ErrorResponse(451, kOptedOutError);
+  response.log_detail = "customer opted out on proxy " +
+                        (mapped->proxy.empty() ? std::string("(every)") : mapped->proxy);
+  return response;
+}
+
+// POST-event: a message was added. The customer's message that is exactly a keyword records
+// an opt-out or opt-in (SPEC §11); anything else changes nothing and costs no store read. A
+// store that cannot answer or record is a 503, so Twilio's retry (or its failure log) keeps a
+// STOP from being dropped without a trace.
+Response OnMessageAdded(const Request& request, Services& services) {
+  if (services.optouts == nullptr) return EmptyObject();
+  const std::string_view body = request.form.Get("Body");
+  const Keyword keyword = services.config.optout_keywords.Classify(body);
+  if (keyword == Keyword::kNone) return EmptyObject();
+  Lookup<ConversationState> mapped = MappedConversation(request, services);
+  if (mapped.unavailable()) return OptOutsUnavailable(mapped.error());
+  std::optional<OptOutChange> change =
+      DecideKeyword(keyword, request.form.Get("Author"), mapped.found() ? &*mapped : nullptr);
+  Response response = EmptyObject();
+  if (!change) {
+    response.log_detail = "keyword not from the customer: nothing recorded";
+    return response;
+  }
+  const std::string reason = "'" + std::string(TrimWhitespace(body)) + "' in " +
+                             std::string(request.form.Get("ConversationSid"));
+  std::string error;
+  if (!services.optouts->SetOptOut(change->address, change->proxy, change->opted_out, reason,
+                                   &error)) {
+    return OptOutsUnavailable(error);
+  }
+  if (services.metrics != nullptr) services.metrics->RecordOptOutChange(change->opted_out);
+  response.log_detail = std::string(change->opted_out ? "opted out" : "opted in") + " on " +
+                        (change->proxy.empty() ? std::string("every proxy")
+                                               : "proxy " + change->proxy);
+  return response;
+}
+
 Response HandleEvent(const Request& request, Services& services) {
   std::string_view event = request.form.Get("EventType");
   if (event.empty()) return ErrorResponse(400, "missing EventType");
   if (event == "onConversationAdd") return OnConversationAdd(request, services);
   if (event == "onParticipantAdded") return OnParticipantAdded(request, services);
+  if (event == "onMessageAdd") return OnMessageAdd(request, services);
+  if (event == "onMessageAdded") return OnMessageAdded(request, services);
   return EmptyObject();
 }
 

@@ -190,6 +190,23 @@ std::string Metrics::Render() const {
          "Requests answered without the directory because it could not answer.");
   Sample(&out, "frontline_directory_unavailable_total", "",
          std::to_string(Read(directory_unavailable_)));
+
+  Family(&out, "frontline_optout_keywords_total", "counter",
+         "Customer keyword messages recorded, by change: opt_out (STOP...), opt_in "
+         "(START...).");
+  Sample(&out, "frontline_optout_keywords_total", Label("change", "opt_out"),
+         std::to_string(Read(opt_outs_)));
+  Sample(&out, "frontline_optout_keywords_total", Label("change", "opt_in"),
+         std::to_string(Read(opt_ins_)));
+  Family(&out, "frontline_optout_blocked_total", "counter",
+         "Refused because the customer opted out, by what: message (451 on onMessageAdd), "
+         "new_conversation (403 on GetProxyAddress).");
+  static_assert(static_cast<size_t>(OptOutBlock::kNewConversation) + 1 == kOptOutBlockCount);
+  Sample(&out, "frontline_optout_blocked_total", Label("what", "message"),
+         std::to_string(Read(opt_out_blocks_[static_cast<size_t>(OptOutBlock::kMessage)])));
+  Sample(&out, "frontline_optout_blocked_total", Label("what", "new_conversation"),
+         std::to_string(
+             Read(opt_out_blocks_[static_cast<size_t>(OptOutBlock::kNewConversation)])));
   return out;
 }
 

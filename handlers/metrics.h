@@ -38,6 +38,13 @@ enum class SignatureFailure {
 };
 inline constexpr size_t kSignatureFailureCount = 2;
 
+// What SPEC §11 refused for a customer who opted out.
+enum class OptOutBlock {
+  kMessage,          // "message": a worker's message, 451 on the onMessageAdd PRE event
+  kNewConversation,  // "new_conversation": GetProxyAddress, 403
+};
+inline constexpr size_t kOptOutBlockCount = 2;
+
 class Metrics {
  public:
   // Upper bounds of each route's latency histogram, in microseconds (rendered in seconds): from
@@ -65,6 +72,10 @@ class Metrics {
   // One request answered without the directory because it could not answer (a 503, or the
   // onConversationAdd fallback).
   void RecordDirectoryUnavailable() { Add(directory_unavailable_); }
+  // A customer's keyword recorded an opt-out (`opted_out`) or an opt-in (SPEC §11).
+  void RecordOptOutChange(bool opted_out) { Add(opted_out ? opt_outs_ : opt_ins_); }
+  // One message or new conversation refused because its customer opted out.
+  void RecordOptOutBlock(OptOutBlock what) { Add(opt_out_blocks_[static_cast<size_t>(what)]); }
 
   // The counters' exposition, one sample per line, each family with its HELP and TYPE. Counters
   // with a fixed label set (signature failures, REST calls, deliveries) are always written, zeros
@@ -97,6 +108,9 @@ class Metrics {
   std::array<Counter, kRestCallOutcomeCount> rest_calls_{};
   std::array<Counter, kOutcomeCount> deliveries_{};
   Counter directory_unavailable_{0};
+  Counter opt_outs_{0};
+  Counter opt_ins_{0};
+  std::array<Counter, kOptOutBlockCount> opt_out_blocks_{};
 };
 
 // The gauges /metrics reads from the stores at scrape time, in exposition format: whether the

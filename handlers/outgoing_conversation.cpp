@@ -4,9 +4,13 @@
 #include <string>
 #include <string_view>
 
+#include "directory/address.h"
 #include "directory/directory.h"
+#include "events/optout_store.h"
 #include "handlers/callback_log.h"
 #include "handlers/json.h"
+#include "handlers/metrics.h"
+#include "handlers/optout.h"
 #include "handlers/router.h"
 #include "handlers/unavailable.h"
 
@@ -73,6 +77,27 @@ Response ProxyAddress(const Request& request, Services& services) {
     return ErrorResponse(403, "no proxy address for channel",
                          "no " + std::string(channel_type) + " number for worker '" +
                              std::string(identity) + "' nor configured");
+  }
+
+  // SPEC §11: a customer who opted out on this number is not written to from it again. A store
+  // that cannot say is a 503: the app can try again, a message to an opted-out customer cannot
+  // be taken back.
+  if (services.optouts != nullptr) {
+    const std::string customer = NormaliseAddress(form.Get("ChannelValue"));
+    if (!customer.empty()) {
+      Lookup<OptOutRow> opted_out =
+          services.optouts->FindOptOut(customer, NormaliseAddress(address));
+      if (opted_out.unavailable()) return OptOutsUnavailable(opted_out.error());
+      if (opted_out.found()) {
+        if (services.metrics != nullptr) {
+          services.metrics->RecordOptOutBlock(OptOutBlock::kNewConversation);
+        }
+        return ErrorResponse(403, kOptedOutError,
+                             "customer opted out on " +
+                                 (opted_out->proxy.empty() ? std::string("every proxy")
+                                                           : "proxy " + opted_out->proxy));
+      }
+    }
   }
 
   rapidjson::StringBuffer buffer;

@@ -8,6 +8,7 @@
 
 #include "directory/directory.h"
 #include "handlers/json.h"
+#include "handlers/optout.h"
 #include "handlers/router.h"
 #include "events/outbox.h"
 #include "handlers/unavailable.h"
@@ -57,6 +58,9 @@ Response RouteConversation(const Request& request, Services& services) {
   job.action = JobAction::kAddParticipant;
   job.conversation_sid = std::string(conversation);
   job.identity = worker;
+  // The conversation's customer for opt-outs (SPEC §11), stored in the job's commit: without
+  // the map a STOP could not block this conversation.
+  AttachConversationMap(request, services, &job);
   std::string error;
   OutboxJob stored;
   const EnqueueResult result = services.outbox->Enqueue(job, &stored, &error);

@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <string>
 
+#include "handlers/optout.h"
+
 namespace frontline {
 
 class Directory;
 class Metrics;
+class OptOutStore;
 class Outbox;
 class Templates;
 
@@ -29,6 +32,7 @@ struct HandlerConfig {
   // This process delivers outbox jobs (twilio.account-sid and the auth token are both set);
   // without it, jobs are only stored and wait for a process or `outbox deliver` that can.
   bool delivers_outbox = false;
+  OptOutKeywords optout_keywords;     // optout.stop-keywords, optout.start-keywords (SPEC §11)
 };
 
 // Monotonic and wall time, injectable for tests.
@@ -52,6 +56,9 @@ struct Services {
   Metrics* metrics = nullptr;         // optional
   const Clock& clock;
   Outbox* outbox = nullptr;           // durable Twilio REST jobs; null until configured
+  // Opt-outs and the conversation map (SPEC §11): the event store's other side; null: not
+  // configured, and then nothing is recorded or blocked.
+  OptOutStore* optouts = nullptr;
 };
 
 }  // namespace frontline

@@ -15,6 +15,13 @@ Response DirectoryUnavailable(Services& services, std::string_view detail) {
   return response;
 }
 
+Response OptOutsUnavailable(std::string_view detail) {
+  Response response = ErrorResponse(503, "opt-outs unavailable",
+                                    std::string("opt-outs unavailable: ") + std::string(detail));
+  response.headers.emplace_back("Retry-After", std::string(kDirectoryRetryAfterSeconds));
+  return response;
+}
+
 void CountDirectoryUnavailable(Services& services) {
   if (services.metrics != nullptr) services.metrics->RecordDirectoryUnavailable();
 }

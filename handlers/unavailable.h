@@ -25,6 +25,12 @@ Response DirectoryUnavailable(Services& services, std::string_view detail);
 // fallback of onConversationAdd), so /metrics still shows the store failing.
 void CountDirectoryUnavailable(Services& services);
 
+// The 503 when the event store cannot answer about opt-outs or the conversation map (SPEC §11):
+// {"error":"opt-outs unavailable"} with Retry-After; `detail` to the log only. On the
+// onMessageAdd PRE event this rejects the message: when we cannot tell whether the customer
+// opted out, we do not let a worker's message through.
+Response OptOutsUnavailable(std::string_view detail);
+
 }  // namespace frontline
 
 #endif  // FRONTLINE_HANDLERS_UNAVAILABLE_H_

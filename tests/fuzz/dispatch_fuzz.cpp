@@ -1,7 +1,8 @@
 // Fuzz target: one whole request, FastCGI params and body as any bytes, through the real adapter
 // (fcgi/adapter.h ReadRequest, WriteResponse over in-memory libfcgi streams) and Dispatch with
 // every route, over the unit tests' FakeDirectory (holding the fuzz fixture customers; with
-// FUZZ_SQLITE a SqliteDirectory holding the same) and FakeOutbox.
+// FUZZ_SQLITE a SqliteDirectory holding the same), FakeOutbox and FakeOptOutStore (conversation
+// CH1 mapped to +15558675310 on +15550001111, that customer opted out on every proxy).
 //
 // Input: lines NAME=VALUE (the FastCGI params, e.g. REQUEST_METHOD=POST) up to the first empty
 // line, then the body. CONTENT_LENGTH is added with the body's size unless a line sets it.
@@ -31,6 +32,7 @@
 #include "tests/fuzz/fuzz_directory.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/unit/fake_directory.h"
+#include "tests/unit/fake_optout_store.h"
 #include "tests/unit/fake_outbox.h"
 #include "twilio/signature.h"
 
@@ -177,6 +179,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   metrics.RecordRequest(RouteId("/callbacks/crm", ""), 200, 120);
   metrics.RecordDelivery(Outcome::kDone);
   metrics.RecordRestCall(RestCallOutcome::kSuccess);
+  FakeOptOutStore optouts;
+  {
+    std::string error;
+    (void)optouts.MapConversation("CH1", "15558675310", "15550001111", &error);
+    (void)optouts.SetOptOut("15558675310", "", true, "fuzz", &error);
+  }
+  optouts.set_fail(Has(params, "FUZZ_OPTOUTS_FAIL"));
+  outbox.set_map_store(&optouts);
   Clock clock;
   Directory* directory = &FixtureFakeDirectory();
   if (Has(params, "FUZZ_SQLITE")) directory = &fuzz::FixtureSqliteDirectory();
@@ -186,7 +196,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     Has(params, "FUZZ_BUILTIN_TEMPLATES") ? nullptr : &ExampleTemplates(),
                     Has(params, "FUZZ_NO_METRICS") ? nullptr : &metrics,
                     clock,
-                    Has(params, "FUZZ_NO_OUTBOX") ? nullptr : &outbox};
+                    Has(params, "FUZZ_NO_OUTBOX") ? nullptr : &outbox,
+                    Has(params, "FUZZ_NO_OPTOUTS") ? nullptr : &optouts};
 
   // The libfcgi request: envp over the params, streams over the body and the output.
   std::vector<char*> envp;

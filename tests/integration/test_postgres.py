@@ -46,6 +46,8 @@ class CheckConfig(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"postgresql: server 1[0-9]\.\d+, schema frontline: "
                                    r"directory version 0 of \d+ \(created on first start\)")
+        self.assertRegex(r.stdout, r"schema frontline: events version 0 of \d+ "
+                                   r"\(created on first start\)")
         self.assertIn("outbox = (in the PostgreSQL database)", r.stdout)
         self.assertIn("postgres.schema = frontline", r.stdout)
         # Read only: check-config created no schema.
@@ -594,22 +596,30 @@ class NameOrderOnPostgres(unittest.TestCase):
 
 
 class DirectoryOnBothBackends(unittest.TestCase):
-    """The directory's behaviour cases (tests/unit/sqlite_directory_test.cpp, the ones written
-    as TEST_CASE_TEMPLATE over both backends: lookups, workers, list order and paging, page
-    tokens and anchors, search) run against PostgreSQL here, each in a schema of its own."""
+    """The stores' behaviour cases written as TEST_CASE_TEMPLATE over both backends run against
+    PostgreSQL here, each in a schema of its own: the directory's
+    (tests/unit/sqlite_directory_test.cpp: lookups, workers, list order and paging, page tokens
+    and anchors, search) and the opt-out store's (tests/unit/optout_store_test.cpp: the
+    conversation map, opt-out rows and their rules)."""
 
-    def test_the_directory_cases_pass_on_postgresql(self):
+    def run_cases(self, pattern, at_least):
         unit_tests = os.environ.get("FRONTLINE_UNIT_TESTS")
         self.assertTrue(unit_tests, "FRONTLINE_UNIT_TESTS is not set (ctest sets it)")
         with PostgresServer() as pg:
             pg.create_database("cases")
-            r = subprocess.run([unit_tests, "-tc=directory:*<*PgBackend>", "-s"],
+            r = subprocess.run([unit_tests, "-tc=" + pattern, "-s"],
                                env=dict(os.environ, FRONTLINE_TEST_POSTGRES=pg.uri("cases")),
                                capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr[-2000:])
         self.assertNotIn("skipped:", r.stdout)
         ran = int(re.search(r"test cases:\s+(\d+) \|\s+(\d+) passed", r.stdout).group(2))
-        self.assertGreaterEqual(ran, 6, r.stdout[-2000:])
+        self.assertGreaterEqual(ran, at_least, r.stdout[-2000:])
+
+    def test_the_directory_cases_pass_on_postgresql(self):
+        self.run_cases("directory:*<*PgBackend>", 6)
+
+    def test_the_optout_store_cases_pass_on_postgresql(self):
+        self.run_cases("optout store:*<*PgBackend>", 3)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 // An in-memory Outbox for handler unit tests: records every job, deduplicates by OutboxKey
-// like the real one, and can be told to fail. Test-only; not thread-safe.
+// like the real one, and can be told to fail. With set_map_store, a job's conversation map entry
+// (map_customer, map_proxy) goes to that store, as the real event store records it with the
+// job. Test-only; not thread-safe.
 #ifndef FRONTLINE_TESTS_UNIT_FAKE_OUTBOX_H_
 #define FRONTLINE_TESTS_UNIT_FAKE_OUTBOX_H_
 
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "events/optout_store.h"
 #include "events/outbox.h"
 
 namespace frontline {
@@ -18,6 +21,11 @@ class FakeOutbox : public Outbox {
   EnqueueResult Enqueue(const OutboxJob& job, OutboxJob* stored, std::string* error) override {
     if (fail_) {
       *error = "disk full";
+      return EnqueueResult::kError;
+    }
+    if (map_store_ != nullptr && !job.map_customer.empty() &&
+        !map_store_->MapConversation(job.conversation_sid, job.map_customer, job.map_proxy,
+                                     error)) {
       return EnqueueResult::kError;
     }
     auto it = keys_.find(OutboxKey(job));
@@ -43,12 +51,14 @@ class FakeOutbox : public Outbox {
     return counts;
   }
   void set_fail(bool fail) { fail_ = fail; }
+  void set_map_store(OptOutStore* store) { map_store_ = store; }
   void set_failed(int64_t failed) { failed_ = failed; }
   void set_oldest_pending_age_ms(int64_t age_ms) { oldest_pending_age_ms_ = age_ms; }
   const std::vector<OutboxJob>& jobs() const { return jobs_; }
 
  private:
   bool fail_ = false;
+  OptOutStore* map_store_ = nullptr;
   int64_t failed_ = 0;
   int64_t oldest_pending_age_ms_ = 0;
   std::map<std::string, size_t> keys_;  // key -> index in jobs_

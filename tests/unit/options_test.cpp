@@ -704,3 +704,33 @@ TEST_CASE("options: a PostgreSQL --directory, --postgres.schema, --outbox.poll-i
 
 }  // namespace
 }  // namespace frontline
+
+namespace frontline {
+namespace {
+
+TEST_CASE("options: optout keywords and the optout command") {
+  TempDir dir;
+  Options defaults = Parse({});
+  CHECK(defaults.optout_keywords.stop() ==
+        std::vector<std::string>{"stop", "stopall", "unsubscribe", "cancel", "end", "quit"});
+  CHECK(defaults.optout_keywords.start() == std::vector<std::string>{"start", "yes", "unstop"});
+  Options o = Parse({"--optout.stop-keywords", "HALT  Arrêt", "--optout.start-keywords="});
+  CHECK(o.optout_keywords.stop() == std::vector<std::string>{"halt", "arret"});
+  CHECK(o.optout_keywords.start() == defaults.optout_keywords.start());  // empty: unset
+  CHECK(o.optout_keywords.Classify("ARRET") == Keyword::kStop);
+  // From the config file too, under [optout].
+  std::string ini = dir.Write("f.conf", "[optout]\nstart-keywords = RESUME\n");
+  CHECK(Parse({"--config", ini}).optout_keywords.start() == std::vector<std::string>{"resume"});
+  CHECK(DescribeOptions(o).find("optout.stop-keywords = halt arret\n") != std::string::npos);
+  // Invalid keywords are configuration errors.
+  CHECK(ExitCodeOf({"--optout.stop-keywords", "STOP!"}) == 78);
+  CHECK(ExitCodeOf({"--optout.start-keywords", "stop"}) == 78);
+
+  Options command = Parse({"optout", "add", "+15558675310", "--proxy", "+15550001111"});
+  CHECK(command.command == Command::kOptOut);
+  CHECK(command.arguments == std::vector<std::string>{"add", "+15558675310"});
+  CHECK(command.proxy == "+15550001111");
+}
+
+}  // namespace
+}  // namespace frontline
