@@ -588,6 +588,17 @@ constexpr const char* kOptOutUpsert =
     " ?4) ON CONFLICT (address, proxy) DO UPDATE SET opted_out = 1, reason = excluded.reason,"
     " updated_at = excluded.updated_at";
 
+// The row a statement selecting (address, proxy, opted_out, reason, updated_at) stands on.
+OptOutRow ReadOptOutRow(db::Statement& select) {
+  OptOutRow row;
+  row.address = select.Text(0);
+  row.proxy = select.Text(1);
+  row.opted_out = select.Int(2) == 1;
+  row.reason = select.Text(3);
+  row.updated_at = select.Int(4);
+  return row;
+}
+
 }  // namespace
 
 bool SqliteEventStore::MapConversation(const std::string& conversation_sid,
@@ -656,12 +667,7 @@ Lookup<OptOutRow> SqliteEventStore::FindOptOut(const std::string& address,
   const int rc = select.Step();
   if (rc == SQLITE_DONE) return Lookup<OptOutRow>::Absent();
   if (rc != SQLITE_ROW) return Lookup<OptOutRow>::Unavailable(db::Error(conn.get(), "opt-outs"));
-  OptOutRow row;
-  row.address = select.Text(0);
-  row.proxy = select.Text(1);
-  row.opted_out = select.Int(2) == 1;
-  row.reason = select.Text(3);
-  row.updated_at = select.Int(4);
+  OptOutRow row = ReadOptOutRow(select);
   if (!row.opted_out) return Lookup<OptOutRow>::Absent();  // opted in again on this proxy
   return Lookup<OptOutRow>::Found(std::move(row));
 }
@@ -734,13 +740,7 @@ bool SqliteEventStore::ListOptOuts(std::vector<OptOutRow>* rows, std::string* er
   if (!select.ok()) return false;
   int rc;
   while ((rc = select.Step()) == SQLITE_ROW) {
-    OptOutRow row;
-    row.address = select.Text(0);
-    row.proxy = select.Text(1);
-    row.opted_out = select.Int(2) == 1;
-    row.reason = select.Text(3);
-    row.updated_at = select.Int(4);
-    rows->push_back(std::move(row));
+    rows->push_back(ReadOptOutRow(select));
   }
   if (rc != SQLITE_DONE) {
     SetError(error, db::Error(conn.get(), "opt-outs list"));

@@ -151,6 +151,17 @@ def import_empty_directory(db, env=None):
         os.unlink(empty)
 
 
+def launch_nginx(run_dir, conf):
+    """Writes `conf` to run_dir/nginx.conf and starts nginx on it (prefix run_dir, error log
+    run_dir/nginx-error.log) in the foreground; returns its Popen."""
+    path = os.path.join(run_dir, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    return subprocess.Popen(
+        ["nginx", "-p", run_dir, "-c", path, "-e", os.path.join(run_dir, "nginx-error.log")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     """Signals `proc` (a Popen; None or exited: nothing to do) and waits; kills it if it
     outlives `timeout` seconds."""
@@ -333,12 +344,7 @@ class Stack:
             conf = conf.replace("http {", "http {\n    upstream frontline_kept {\n"
                                 "        server unix:%s;\n        keepalive 16;\n    }"
                                 % self.socket_path, 1)
-        path = os.path.join(self.dir, "nginx.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        self.nginx = subprocess.Popen(
-            ["nginx", "-p", self.dir, "-c", path, "-e", os.path.join(self.dir, "nginx-error.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.nginx = launch_nginx(self.dir, conf)
 
     def _healthy(self):
         if self.nginx.poll() is not None:

@@ -33,7 +33,8 @@ import urllib.parse
 
 import fastcgi_client
 from pg_server import PostgresServer
-from stack import AUTH_TOKEN, BIN, SOURCE_DIR, Stack, http_request, twilio_signature, wait_for
+from stack import (AUTH_TOKEN, BIN, SOURCE_DIR, Stack, http_request, launch_nginx,
+                   twilio_signature, wait_for)
 from twilio_stub import TwilioStub
 
 ACCOUNT = "AC" + "0" * 32
@@ -177,12 +178,7 @@ class Front:
         if "@SOCKET@" in conf or "upstream frontline" not in conf:
             raise RuntimeError("nginx/frontline-dev.conf.in changed: cannot point it at an "
                                "upstream")
-        path = os.path.join(self.dir, "nginx.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        self.nginx = subprocess.Popen(
-            ["nginx", "-p", self.dir, "-c", path, "-e", os.path.join(self.dir, "nginx-error.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.nginx = launch_nginx(self.dir, conf)
 
         def healthy():
             if self.nginx.poll() is not None:
