@@ -43,13 +43,12 @@ constexpr const char* kMapSql =
     " END, updated_at = excluded.updated_at WHERE c.customer <> excluded.customer OR"
     " (excluded.proxy <> '' AND c.proxy <> excluded.proxy)";
 
-// Stores the job unless its key exists, and then notifies $8 (sent when the insert commits).
+// Stores the job unless its key exists (no row returned then).
 constexpr const char* kEnqueueSql =
-    "WITH stored AS (INSERT INTO outbox (key, action, conversation_sid, identity,"
-    " participant_sid, attributes_json, state, attempts, next_attempt_at, created_at,"
-    " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
-    " ON CONFLICT (key) DO NOTHING RETURNING id)"
-    " SELECT id, pg_notify($8, '') FROM stored";
+    "INSERT INTO outbox (key, action, conversation_sid, identity, participant_sid,"
+    " attributes_json, state, attempts, next_attempt_at, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
+    " ON CONFLICT (key) DO NOTHING RETURNING id";
 constexpr const char* kStoredSql =
     "SELECT action, conversation_sid, identity, participant_sid, attributes_json FROM outbox"
     " WHERE key = $1";
@@ -170,7 +169,7 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   }
   pg::Result r = Run("outbox_enqueue", kEnqueueSql,
                      {key, JobActionName(job.action), job.conversation_sid, job.identity,
-                      job.participant_sid, job.attributes_json, now, channel_},
+                      job.participant_sid, job.attributes_json, now},
                      error);
   if (!r.ok()) return EnqueueResult::kError;
   if (r.rows() == 0) {
@@ -189,9 +188,47 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
     }
     return EnqueueResult::kDuplicate;
   }
+  RequestNotify();
   std::lock_guard<std::mutex> lock(listener_mu_);
   if (listener_) listener_();
   return EnqueueResult::kEnqueued;
+}
+
+void PgEventStore::RequestNotify() {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  notify_wanted_ = true;
+  if (!notifying_.joinable() && !stop_notifying_) notifying_ = std::thread([this] { Notify(); });
+  notify_cv_.notify_one();
+}
+
+void PgEventStore::Notify() {
+  const std::string notify = "NOTIFY " + pg::QuoteIdentifier(channel_);
+  std::unique_ptr<pg::Connection> conn;
+  std::chrono::milliseconds backoff(200);
+  std::unique_lock<std::mutex> lock(notify_mu_);
+  for (;;) {
+    notify_cv_.wait(lock, [this] { return notify_wanted_ || stop_notifying_; });
+    if (stop_notifying_) return;
+    notify_wanted_ = false;  // requests from here on get the next NOTIFY
+    lock.unlock();
+    if (conn == nullptr || conn->broken()) {
+      std::string error;
+      conn = pg::Connection::Open(connections_.options(), &error);
+      // The notification is a hint (pollers find the job anyway): no WAL flush to wait for.
+      if (conn != nullptr && !conn->Exec("SET synchronous_commit = off").ok()) conn.reset();
+    }
+    const bool sent = conn != nullptr && conn->Exec(notify.c_str()).ok();
+    lock.lock();
+    if (sent) {
+      backoff = std::chrono::milliseconds(200);
+      continue;
+    }
+    // Server away: try again after a pause (a stop ends the pause at once).
+    conn.reset();
+    notify_wanted_ = true;
+    notify_cv_.wait_for(lock, backoff, [this] { return stop_notifying_; });
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
 }
 
 OutboxCounts PgEventStore::Counts(std::string* error) {
@@ -206,7 +243,17 @@ OutboxCounts PgEventStore::Counts(std::string* error) {
   return counts;
 }
 
-PgEventStore::~PgEventStore() { SetEnqueueListener(nullptr); }
+PgEventStore::~PgEventStore() {
+  SetEnqueueListener(nullptr);
+  std::thread notifying;
+  {
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    stop_notifying_ = true;
+    notifying = std::move(notifying_);
+  }
+  notify_cv_.notify_all();
+  if (notifying.joinable()) notifying.join();
+}
 
 void PgEventStore::SetEnqueueListener(std::function<void()> listener) {
   std::thread stopped;
