@@ -36,28 +36,30 @@ constexpr const char* kListWorkerSql =
     "LIMIT $4";
 constexpr const char* kListAllSql =
     "SELECT " FL_SUMMARY " FROM customers c WHERE $1 = $1 AND" FL_AFTER FL_ORDER "LIMIT $4";
-// How many index rows the driving ranges hold, counting at most $4 per range.
-constexpr const char* kProbeWorkerSql =
-    "SELECT (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey = (SELECT wkey FROM"
-    " worker_keys WHERE identity = $1) AND term >= $2 AND term < $3 LIMIT $4) r)"
-    " + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE wkey = (SELECT wkey FROM"
-    " worker_keys WHERE identity = $1) AND term >= $5 AND term < $6 LIMIT $4) r2)";
-constexpr const char* kProbeAllSql =
-    "SELECT (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE $1 = $1 AND"
-    " term >= $2 AND term < $3 LIMIT $4) r)"
-    " + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE"
-    " term >= $5 AND term < $6 LIMIT $4) r2)";
-// Every customer in the driving ranges after the cursor, in order (few: the probe said so);
-// the query's terms are checked here, in C++, as SQLite's fl_match_all does.
-constexpr const char* kCandidatesWorkerSql =
-    "SELECT " FL_SUMMARY " FROM customers c WHERE c.id IN ("
-    " SELECT customer FROM search_terms WHERE wkey = (SELECT wkey FROM worker_keys WHERE"
-    " identity = $1) AND ((term >= $4 AND term < $5) OR (term >= $6 AND term < $7)))"
-    " AND c.worker = $1 AND" FL_AFTER FL_ORDER;
-constexpr const char* kCandidatesAllSql =
-    "SELECT " FL_SUMMARY " FROM customers c WHERE c.id IN ("
-    " SELECT customer FROM search_terms WHERE (term >= $4 AND term < $5) OR"
-    " (term >= $6 AND term < $7)) AND $1 = $1 AND" FL_AFTER FL_ORDER;
+// An indexed search in one round trip: the driving ranges' index rows (search_terms read
+// index-only, at most $8 + 1 of them), then, when there are at most $8, their customers after
+// the cursor, in order; the query's terms are checked here, in C++, as SQLite's fl_match_all
+// does. The last row is always the count (customer columns NULL, sorted last): above $8 the
+// caller walks the list instead. Written so that the generic plan (which PostgreSQL keeps for a
+// prepared statement) is the good one: a materialised CTE of index-only scans, customers by
+// primary key from an array. All workers: one index descent per worker key (the index starts
+// with the worker), never a scan of the whole term index.
+#define FL_SEARCH(WKEY, WORKER)                                                                  \
+  "WITH t AS MATERIALIZED (SELECT customer FROM ("                                               \
+  " SELECT customer FROM search_terms WHERE " WKEY " AND term >= $4 AND term < $5"               \
+  " UNION ALL"                                                                                   \
+  " SELECT customer FROM search_terms WHERE " WKEY " AND term >= $6 AND term < $7"               \
+  ") u LIMIT $8 + 1)"                                                                            \
+  " SELECT " FL_SUMMARY ", NULL AS n FROM customers c"                                           \
+  " WHERE c.id = ANY(ARRAY(SELECT customer FROM t WHERE (SELECT count(*) FROM t) <= $8))"        \
+  " AND " WORKER " AND" FL_AFTER                                                                 \
+  " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM t)::text"               \
+  " ORDER BY sort_key NULLS LAST, customer_id"
+constexpr const char* kSearchWorkerSql =
+    FL_SEARCH("wkey = (SELECT wkey FROM worker_keys WHERE identity = $1)", "c.worker = $1");
+constexpr const char* kSearchAllSql =
+    FL_SEARCH("wkey = ANY(ARRAY(SELECT wkey FROM worker_keys))", "$1 = $1");
+#undef FL_SEARCH
 constexpr const char* kFindWorkerSql =
     "SELECT identity, sms_number, whatsapp_number FROM workers WHERE identity = $1";
 // One index seek per distinct worker (customers_by_worker), not a scan of all customers.
@@ -157,8 +159,8 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
   // Takes the rows of `r` that match the query, in order, until the page and one more are
   // there; true when the page is complete (then next_page_token is set when more follow).
   std::string last_sort_key;
-  auto take = [&](const pg::Result& r) {
-    for (int i = 0; i < r.rows(); ++i) {
+  auto take = [&](const pg::Result& r, int rows) {
+    for (int i = 0; i < rows; ++i) {
       if (!terms.empty() && !MatchesAllTerms(r.Text(i, 4), joined)) continue;
       if (result.customers.size() == page_size) {
         result.next_page_token = EncodeCursor({last_sort_key, result.customers.back().customer_id});
@@ -174,23 +176,16 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
   bool walk = terms.empty();
   const IndexRange range = DrivingRange(terms);
   if (!terms.empty()) {
-    pg::Result probe = connections_.Prepared(
-        all ? "probe_all" : "probe_worker", all ? kProbeAllSql : kProbeWorkerSql,
-        {request.worker, pg::Param::Binary(range.lo), pg::Param::Binary(range.hi),
-         std::to_string(kSearchProbeLimit + 1), pg::Param::Binary(range.lo2),
-         pg::Param::Binary(range.hi2)});
-    if (!probe.ok()) return unavailable("search: " + probe.error());
-    walk = probe.Int(0, 0) > kSearchProbeLimit;
+    pg::Result r = connections_.Prepared(
+        all ? "search_all" : "search_worker", all ? kSearchAllSql : kSearchWorkerSql,
+        {request.worker, pg::Param::Binary(after.sort_key), after.customer_id,
+         pg::Param::Binary(range.lo), pg::Param::Binary(range.hi), pg::Param::Binary(range.lo2),
+         pg::Param::Binary(range.hi2), std::to_string(kSearchProbeLimit)},
+        true);
+    if (!r.ok()) return unavailable("search: " + r.error());
+    walk = r.rows() == 0 || r.Int(r.rows() - 1, 5) > kSearchProbeLimit;
     if (!walk) {
-      pg::Result r = connections_.Prepared(
-          all ? "candidates_all" : "candidates_worker",
-          all ? kCandidatesAllSql : kCandidatesWorkerSql,
-          {request.worker, pg::Param::Binary(after.sort_key), after.customer_id,
-           pg::Param::Binary(range.lo), pg::Param::Binary(range.hi), pg::Param::Binary(range.lo2),
-           pg::Param::Binary(range.hi2)},
-          true);
-      if (!r.ok()) return unavailable("search: " + r.error());
-      take(r);
+      take(r, r.rows() - 1);
       return result;
     }
   }
@@ -205,7 +200,7 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
          std::to_string(limit)},
         true);
     if (!r.ok()) return unavailable("list customers: " + r.error());
-    if (take(r) || r.rows() < limit || terms.empty()) break;
+    if (take(r, r.rows()) || r.rows() < limit || terms.empty()) break;
     from.sort_key = std::string(r.Text(r.rows() - 1, 3));
     from.customer_id = std::string(r.Text(r.rows() - 1, 0));
   }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -46,7 +47,7 @@ struct PgBackend {
   static constexpr const char* kName = "postgresql";
 };
 
-// A directory with a handful of customers for alice and bob.
+// A directory with a handful of customers for alice and bob, or with the customers given.
 template <typename Backend>
 struct Fixture {
   TempDir dir;
@@ -55,7 +56,9 @@ struct Fixture {
   std::unique_ptr<typename Backend::DirectoryType> directory;
   bool skipped = false;
 
-  Fixture() {
+  Fixture() : Fixture(DefaultCustomers(), DefaultWorkers()) {}
+
+  static std::vector<Customer> DefaultCustomers() {
     std::vector<Customer> customers;
     Customer joe = MakeCustomer("3", "Joseph Martin");
     joe.avatar = "https://example.com/joe.png";
@@ -73,8 +76,15 @@ struct Fixture {
     customers.push_back(MakeCustomer("4", "Ängel Alpha"));
     customers.push_back(MakeCustomer("b1", "Bob's Customer", "bob@example.com"));
     customers.back().channels = {{"email", "Someone@Example.com"}};
-    std::vector<Worker> workers = {{"alice@example.com", "", ""},
-                                   {"bob@example.com", "+15550009999", "whatsapp:+15550009999"}};
+    return customers;
+  }
+
+  static std::vector<Worker> DefaultWorkers() {
+    return {{"alice@example.com", "", ""},
+            {"bob@example.com", "+15550009999", "whatsapp:+15550009999"}};
+  }
+
+  Fixture(const std::vector<Customer>& customers, const std::vector<Worker>& workers) {
     if constexpr (std::is_same_v<Backend, PgBackend>) {
       const char* uri = std::getenv("FRONTLINE_TEST_POSTGRES");
       if (uri == nullptr || *uri == '\0') {
@@ -331,6 +341,67 @@ TEST_CASE_TEMPLATE("directory: search", T, SqliteBackend, PgBackend) {
   ListResult second = f.List("1555", "alice@example.com", 2, first.next_page_token);
   CHECK(Ids(second) == std::vector<std::string>{"3"});
   CHECK(second.next_page_token.empty());
+}
+
+// Searches whose driving range holds more index rows than an indexed search reads (500) walk
+// the list in order instead; both ways, and searches over every worker's customers, must give
+// the same customers in the same order, page after page. 1 800 customers, three workers: names
+// "Mx0000 Rare", "Mx0001 Common", … (every tenth Rare), so the order is the number's.
+TEST_CASE_TEMPLATE("directory: search through the index or by a walk, paged", T, SqliteBackend,
+                   PgBackend) {
+  constexpr int kCustomers = 1800;
+  std::vector<Customer> customers;
+  for (int i = 0; i < kCustomers; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "Mx%04d %s", i, i % 10 == 0 ? "Rare" : "Common");
+    customers.push_back(MakeCustomer("c" + std::to_string(i), name, "w" + std::to_string(i % 3)));
+  }
+  Fixture<T> f(customers, {});
+  if (f.skipped) return;
+  struct Case {
+    const char* query;
+    bool all_workers;
+    bool (*matches)(int i);  // for worker w0 (i % 3 == 0) unless all_workers
+    const char* path;        // how many index rows the driving term has, for the reader
+  };
+  const Case cases[] = {
+      {"rare", false, [](int i) { return i % 10 == 0; }, "60 rows: indexed"},
+      {"mx rare", false, [](int i) { return i % 10 == 0; }, "the longer term drives: indexed"},
+      {"common", false, [](int i) { return i % 10 != 0; }, "540 rows: walk"},
+      {"mx", false, [](int) { return true; }, "600 rows: walk"},
+      {"mx00", false, [](int i) { return i < 100; }, "34 rows: indexed"},
+      {"rare", true, [](int i) { return i % 10 == 0; }, "180 rows over 3 workers: indexed"},
+      {"mx01", true, [](int i) { return i >= 100 && i < 200; }, "100 rows: indexed"},
+      {"common", true, [](int i) { return i % 10 != 0; }, "1 620 rows: walk"},
+      {"nobody", true, [](int) { return false; }, "no rows"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.query);
+    CAPTURE(c.all_workers);
+    CAPTURE(c.path);
+    std::vector<std::string> expected;
+    for (int i = 0; i < kCustomers; ++i) {
+      if ((c.all_workers || i % 3 == 0) && c.matches(i)) expected.push_back("c" + std::to_string(i));
+    }
+    std::vector<std::string> seen;
+    std::string token;
+    int pages = 0;
+    do {
+      ListRequest request;
+      request.worker = "w0";
+      request.all_workers = c.all_workers;
+      request.query = c.query;
+      request.page_size = 200;
+      request.page_token = token;
+      ListResult page = f.directory->ListCustomers(request);
+      REQUIRE(page.status == ListResult::Status::kOk);
+      CHECK(page.customers.size() <= 200);
+      for (const CustomerSummary& s : page.customers) seen.push_back(s.customer_id);
+      token = page.next_page_token;
+      REQUIRE(++pages <= 20);
+    } while (!token.empty());
+    CHECK(seen == expected);
+  }
 }
 
 TEST_CASE("sqlite directory: paging 1000 customers while the directory changes") {
