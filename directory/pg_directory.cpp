@@ -30,12 +30,18 @@ constexpr const char* kFindByAddressSql =
     "SELECT " FL_COLUMNS " FROM addresses a JOIN customers c ON c.id = a.customer"
     " WHERE a.normalised = $1 ORDER BY c.customer_id LIMIT 1";
 constexpr const char* kSortKeyOfSql = "SELECT sort_key FROM customers WHERE customer_id = $1";
-// Plain pages, and the ordered walk of searches whose driving range is large.
+// Plain pages, and the ordered walk of searches whose driving range is large. $5 is a text
+// array of LIKE patterns that every row must match ('{}' for a plain page): the walk's word
+// terms (WordPatterns), so rows that cannot match are left in the server, read from the
+// covering index like the rest.
+#define FL_WORDS " AND c.search_text LIKE ALL ($5::text[]) "
 constexpr const char* kListWorkerSql =
-    "SELECT " FL_SUMMARY " FROM customers c WHERE c.worker = $1 AND" FL_AFTER FL_ORDER
+    "SELECT " FL_SUMMARY " FROM customers c WHERE c.worker = $1 AND" FL_AFTER FL_WORDS FL_ORDER
     "LIMIT $4";
 constexpr const char* kListAllSql =
-    "SELECT " FL_SUMMARY " FROM customers c WHERE $1 = $1 AND" FL_AFTER FL_ORDER "LIMIT $4";
+    "SELECT " FL_SUMMARY " FROM customers c WHERE $1 = $1 AND" FL_AFTER FL_WORDS FL_ORDER
+    "LIMIT $4";
+#undef FL_WORDS
 // An indexed search in one round trip: the driving ranges' index rows (search_terms read
 // index-only, at most $8 + 1 of them), then, when there are at most $8, their customers after
 // the cursor, in order; the query's terms are checked here, in C++, as SQLite's fl_match_all
@@ -80,6 +86,34 @@ constexpr const char* kWorkersWithCustomersSql =
 constexpr int64_t kSearchProbeLimit = 500;
 // Rows one step of an ordered walk reads.
 constexpr int kWalkBatch = 200;
+
+// The word terms of a query as a PostgreSQL text array of LIKE patterns, "% term%" each: a word
+// term matches exactly when a token of search_text starts with it, and every token follows a
+// space (search.h MatchesAllTerms). Digit terms match in other ways and are left out, so
+// `*exact` says whether matching every pattern means matching the query.
+std::string WordPatterns(const std::vector<std::string>& terms, bool* exact) {
+  std::string array = "{";
+  auto quoted = [&array](char c) {  // inside an array element's double quotes
+    if (c == '"' || c == '\\') array += '\\';
+    array += c;
+  };
+  *exact = true;
+  for (const std::string& term : terms) {
+    // A NUL cannot travel in a text parameter; such a term is checked here only.
+    if (IsDigits(term) || term.find('\0') != std::string::npos) {
+      *exact = false;
+      continue;
+    }
+    if (array.size() > 1) array += ',';
+    array += "\"% ";
+    for (char c : term) {
+      if (c == '%' || c == '_' || c == '\\') quoted('\\');  // LIKE's escape character
+      quoted(c);
+    }
+    array += "%\"";
+  }
+  return array + "}";
+}
 
 }  // namespace
 
@@ -189,15 +223,18 @@ ListResult PgDirectory::ListCustomers(const ListRequest& request) {
       return result;
     }
   }
-  // The list in order from the cursor: one page (and one row more) for a plain list; for a
-  // search, batches checked here until the page is full or the list ends.
-  const int64_t limit = terms.empty() ? static_cast<int64_t>(page_size) + 1 : kWalkBatch;
+  // The list in order from the cursor: one page (and one row more) for a plain list, and for
+  // a search whose terms the server checks exactly (word terms only); else batches checked
+  // here until the page is full or the list ends.
+  bool exact = false;
+  const std::string patterns = WordPatterns(terms, &exact);
+  const int64_t limit = exact ? static_cast<int64_t>(page_size) + 1 : kWalkBatch;
   CursorPosition from = after;
   while (true) {
     pg::Result r = connections_.Prepared(
         all ? "list_all" : "list_worker", all ? kListAllSql : kListWorkerSql,
         {request.worker, pg::Param::Binary(from.sort_key), from.customer_id,
-         std::to_string(limit)},
+         std::to_string(limit), patterns},
         true);
     if (!r.ok()) return unavailable("list customers: " + r.error());
     if (take(r, r.rows()) || r.rows() < limit || terms.empty()) break;

@@ -346,14 +346,16 @@ TEST_CASE_TEMPLATE("directory: search", T, SqliteBackend, PgBackend) {
 // Searches whose driving range holds more index rows than an indexed search reads (500) walk
 // the list in order instead; both ways, and searches over every worker's customers, must give
 // the same customers in the same order, page after page. 1 800 customers, three workers: names
-// "Mx0000 Rare", "Mx0001 Common", … (every tenth Rare), so the order is the number's.
+// "Mx0000 Rare %_"\x", "Mx0001 Common", … (every tenth Rare, every fourth with a word of
+// characters special to LIKE and to array literals), so the order is the number's.
 TEST_CASE_TEMPLATE("directory: search through the index or by a walk, paged", T, SqliteBackend,
                    PgBackend) {
   constexpr int kCustomers = 1800;
   std::vector<Customer> customers;
   for (int i = 0; i < kCustomers; ++i) {
     char name[32];
-    std::snprintf(name, sizeof name, "Mx%04d %s", i, i % 10 == 0 ? "Rare" : "Common");
+    std::snprintf(name, sizeof name, "Mx%04d %s%s", i, i % 10 == 0 ? "Rare" : "Common",
+                  i % 4 == 0 ? " %_\"\\x" : "");
     customers.push_back(MakeCustomer("c" + std::to_string(i), name, "w" + std::to_string(i % 3)));
   }
   Fixture<T> f(customers, {});
@@ -370,6 +372,10 @@ TEST_CASE_TEMPLATE("directory: search through the index or by a walk, paged", T,
       {"common", false, [](int i) { return i % 10 != 0; }, "540 rows: walk"},
       {"mx", false, [](int) { return true; }, "600 rows: walk"},
       {"mx00", false, [](int i) { return i < 100; }, "34 rows: indexed"},
+      {"common %_\"\\", false, [](int i) { return i % 10 != 0 && i % 4 == 0; },
+       "walk, special characters taken literally"},
+      {"common %", false, [](int i) { return i % 10 != 0 && i % 4 == 0; }, "walk, not a wildcard"},
+      {"common _", false, [](int) { return false; }, "walk, not a wildcard"},
       {"rare", true, [](int i) { return i % 10 == 0; }, "180 rows over 3 workers: indexed"},
       {"mx01", true, [](int i) { return i >= 100 && i < 200; }, "100 rows: indexed"},
       {"common", true, [](int i) { return i % 10 != 0; }, "1 620 rows: walk"},
