@@ -46,7 +46,9 @@ Two other comparisons, A and B both frontline-fcgi (everything else as above):
                                  A is nginx's upstream of host 1, B the upstream (least_conn) of
                                  hosts 1 and 2. Same wrk for both; B/A is the two-host scaling
                                  (the routing target is 1.6). On one machine the hosts share its
-                                 cores with nginx, wrk and PostgreSQL: see the report's notes.
+                                 cores with nginx, wrk and PostgreSQL: see the report's notes;
+                                 --host-cpus gives each host a CPU budget of its own (a
+                                 cgroup), so that hosts, not the machine, are the limit.
 When A is a responder, every routing run (A's too) gets fresh conversations and waits for the
 outbox to drain after it. --pg-unix-socket connects to PostgreSQL through its unix socket
 rather than TCP on 127.0.0.1. The table also gives B/A for each round, to show the noise.
@@ -55,6 +57,7 @@ Needs wrk (Debian package 'wrk', in scripts/install-deps; installed on first use
 and spawn-fcgi for --hosts.
 """
 import argparse
+import collections
 import json
 import os
 import random
@@ -322,6 +325,11 @@ def parse_args():
     parser.add_argument("--pg-unix-socket", action="store_true",
                         help="with --postgres: the responders and the import connect through the "
                              "server's unix socket instead of TCP on 127.0.0.1")
+    parser.add_argument("--db-core", action="store_true",
+                        help="with --postgres: PostgreSQL runs on the last core alone, "
+                             "everything else (nginx, wrk, the responders, the imports) on the "
+                             "others, as when the database has a machine of its own; A and B "
+                             "then have the same cores (needs 2 or more)")
     parser.add_argument("--baseline", choices=["ceiling", "sqlite"], default="ceiling",
                         help="what A is: the ceiling (default), or with --postgres "
                              "frontline-fcgi on SQLite (B/A = PostgreSQL / SQLite)")
@@ -331,6 +339,11 @@ def parse_args():
     parser.add_argument("--processes", type=int, default=1,
                         help="with --hosts 2: responder processes per host (spawn-fcgi -F), "
                              "1..8 (default 1)")
+    parser.add_argument("--host-cpus", type=float, metavar="CPUS",
+                        help="with --hosts 2: give each host's processes at most CPUS cores "
+                             "(a CPU cgroup with a CFS quota, e.g. 0.4; needs root), so that a "
+                             "host, not the machine, is the limit, as when each host is a "
+                             "machine of its own; nginx, wrk and PostgreSQL keep the rest")
     parser.add_argument("--threads", type=int, default=8,
                         help="request threads of each frontline-fcgi process (default 8)")
     args = parser.parse_args()
@@ -354,12 +367,79 @@ def parse_args():
         parser.error("--baseline sqlite or --hosts 2, not both")
     if not 1 <= args.processes <= 8 or not 1 <= args.threads <= 64:
         parser.error("--processes 1..8, --threads 1..64")
+    if args.db_core and (not args.postgres or (os.cpu_count() or 1) < 2):
+        parser.error("--db-core needs --postgres and 2 or more cores")
+    if args.host_cpus is not None and (args.hosts != 2 or not 0.05 <= args.host_cpus <= 64):
+        parser.error("--host-cpus 0.05..64, with --hosts 2")
     if args.hosts == 2 and not shutil.which("spawn-fcgi"):
         sys.exit("--hosts 2 needs spawn-fcgi (apt-get install spawn-fcgi)")
     for path in (args.binary, args.ceiling):
         if not os.access(path, os.X_OK):
             sys.exit("%s not found: build first (cmake --build build)" % path)
     return args
+
+
+def pin_process_tree(pid, cores):
+    """Pins `pid` and its children (PostgreSQL's postmaster and the processes it started) to
+    `cores`; later children of `pid` inherit it."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = read_text("/proc/%s/stat" % entry)
+            if stat:
+                children[int(stat.rsplit(")", 1)[1].split()[1])].append(int(entry))
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in os.listdir("/proc/%d/task" % p) if os.path.isdir("/proc/%d" % p) else []:
+            os.sched_setaffinity(int(task), cores)
+        todo += children.get(p, [])
+
+
+class CpuLimit:
+    """A CPU cgroup that holds processes to `cpus` cores (CFS quota over a 100 ms period):
+    cgroup v1's cpu controller, or v2's cpu.max where the cpu controller is enabled. remove()
+    moves what is left back to the root group and deletes it."""
+
+    V1 = "/sys/fs/cgroup/cpu"
+    V2 = "/sys/fs/cgroup"
+
+    def __init__(self, name, cpus):
+        period = 100000
+        quota = int(cpus * period)
+        if os.path.exists(os.path.join(self.V1, "cpu.cfs_quota_us")):
+            self.root = self.V1
+            self.dir = os.path.join(self.V1, name)
+            os.makedirs(self.dir, exist_ok=True)
+            self._write("cpu.cfs_period_us", period)
+            self._write("cpu.cfs_quota_us", quota)
+        elif "cpu" in read_text(os.path.join(self.V2, "cgroup.subtree_control")).split():
+            self.root = self.V2
+            self.dir = os.path.join(self.V2, name)
+            os.makedirs(self.dir, exist_ok=True)
+            self._write("cpu.max", "%d %d" % (quota, period))
+        else:
+            sys.exit("--host-cpus needs a CPU cgroup controller (v1 at %s, or v2 with cpu in "
+                     "cgroup.subtree_control) and root" % self.V1)
+
+    def _write(self, name, value):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write("%s\n" % value)
+
+    def add(self, pid):
+        self._write("cgroup.procs", pid)  # the whole process, every thread
+
+    def remove(self):
+        for pid in read_text(os.path.join(self.dir, "cgroup.procs")).split():
+            try:
+                with open(os.path.join(self.root, "cgroup.procs"), "w") as f:
+                    f.write(pid + "\n")
+            except OSError:
+                pass
+        try:
+            os.rmdir(self.dir)
+        except OSError as e:
+            print("could not remove cgroup %s: %s" % (self.dir, e))
 
 
 class Rig:
@@ -383,9 +463,17 @@ class Rig:
         self.pg = None  # the PostgreSQL server of --postgres
         self.real_a = args.baseline != "ceiling" or args.hosts == 2
         self.servers_a, self.servers_b = [], []
+        self.cpu_limits = []  # CpuLimit of each host (--host-cpus)
+        self.cores = set(os.sched_getaffinity(0))  # as the script started (--db-core)
 
     def path(self, *names):
         return os.path.join(self.dir, *names)
+
+    def db_core(self):
+        return max(self.cores)
+
+    def cores_for_rest(self):
+        return self.cores - {self.db_core()}
 
     def import_into(self, db, what):
         started = time.monotonic()
@@ -415,8 +503,13 @@ class Rig:
         db = self.path("directory.db")
         if args.postgres:
             from pg_server import PostgresServer
+            if args.db_core:
+                # Inherited by every process started from here on; PostgreSQL is moved after.
+                os.sched_setaffinity(0, self.cores_for_rest())
             self.pg = PostgresServer()
             self.pg.start()
+            if args.db_core:
+                pin_process_tree(self.pg.postmaster_pid(), {self.db_core()})
             self.pg.create_database("bench")
             db = self.pg.uri("bench")
             if args.pg_unix_socket:
@@ -447,16 +540,22 @@ class Rig:
                                                                       done.stderr))
                 pids = [int(line) for line in read_text(pidfile).split()]
                 self.spawned += pids
+                if args.host_cpus is not None:
+                    limit = CpuLimit("frontline-bench-%d-host%d" % (os.getpid(), host),
+                                     args.host_cpus)
+                    self.cpu_limits.append(limit)
+                    for pid in pids:
+                        limit.add(pid)
                 for i, pid in enumerate(pids):
                     self.pids["host%d #%d" % (host, i + 1)] = pid
                 self.logs.append((os.path.join(folder, "frontline.log"), len(pids)))
                 (self.servers_a if host == 1 else []).append(sock)
                 self.servers_b.append(sock)
-            self.label_a = "one host (%d process%s x %d threads, spawn-fcgi)" % (
-                args.processes, "" if args.processes == 1 else "es", args.threads)
-            self.label_b = "two hosts (each %d process%s x %d threads, spawn-fcgi), " \
-                           "least_conn" % (args.processes, "" if args.processes == 1 else "es",
-                                           args.threads)
+            size = "%d process%s x %d threads, spawn-fcgi%s" % (
+                args.processes, "" if args.processes == 1 else "es", args.threads,
+                "" if args.host_cpus is None else ", at most %g CPUs" % args.host_cpus)
+            self.label_a = "one host (%s)" % size
+            self.label_b = "two hosts (each %s), least_conn" % size
             self.name_a, self.name_b = "1 host", "2 hosts"
         else:
             if args.baseline == "sqlite":
@@ -546,6 +645,8 @@ class Rig:
                          what="responder %d to exit" % pid)
             except TimeoutError:
                 os.kill(pid, signal.SIGKILL)
+        for limit in self.cpu_limits:
+            limit.remove()
         if self.pg is not None:
             self.pg.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -619,6 +720,9 @@ def main():
         started, load = time.monotonic(), os.getloadavg()
         print("%d cores, load average %.2f %.2f %.2f at the start" % ((os.cpu_count(),) + load))
         rig.start()
+        if args.db_core:
+            print("PostgreSQL on core %d alone; nginx, wrk, the responders and the imports on "
+                  "cores %s" % (rig.db_core(), ",".join(map(str, sorted(rig.cores_for_rest())))))
         idle = rig.memory()
         results = measure(rig, args, raw)
         report(results, args, rig, idle, rig.memory(), outbox_state(rig.port_b),

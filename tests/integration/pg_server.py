@@ -129,6 +129,11 @@ class PostgresServer:
     def create_database(self, name):
         self.psql("postgres", 'CREATE DATABASE "%s"' % name)
 
+    def postmaster_pid(self):
+        """The server's main process (the first line of postmaster.pid)."""
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            return int(f.readline())
+
     def server_log(self):
         try:
             with open(self.log, errors="replace") as f:
