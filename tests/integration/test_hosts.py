@@ -430,14 +430,23 @@ class Hosts(unittest.TestCase):
         self.assertEqual(len(stalled), 12, [(r["path"], r["time"]) for r in stalled])
         self.assert_each_worker_added_once(expected, stalled=stalled)
 
-        # The dead host's leased jobs: added by another host, only once their lease ran out.
-        adds = adds_by_conversation(self.twilio)
-        for conversation, until in victim_leases:
-            created = [r for r in adds[conversation] if r["status"] == 201][0]
-            self.assertGreaterEqual(created["time"], until / 1000.0 - 0.5, conversation)
-            self.assertGreater(created["time"], kill_at, conversation)
         # The stub has added the worker before the host hears back, records it and logs it.
         self.wait_all_done(len(expected))
+        # The dead host's leased jobs: added by another host, only once their lease ran out;
+        # except one whose call the victim had sent before it died (answered 201 to a process
+        # that was gone before it could record the outcome): its redelivery after the lease
+        # met "already exists", and each worker was added once all the same (checked above).
+        adds = adds_by_conversation(self.twilio)
+        redelivered = 0
+        for conversation, until in victim_leases:
+            created = [r for r in adds[conversation] if r["status"] == 201][0]
+            if created["time"] < kill_at:
+                self.assertGreater(len(adds[conversation]), 1, conversation)
+                continue
+            redelivered += 1
+            self.assertGreaterEqual(created["time"], until / 1000.0 - 0.5, conversation)
+            self.assertGreater(created["time"], kill_at, conversation)
+        self.assertGreater(redelivered, 0, "none of the dead host's jobs was left to the others")
 
         def logged_by_the_others():
             logs = "".join(h.log() for h in self.hosts if h is not victim)
