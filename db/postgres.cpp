@@ -161,7 +161,8 @@ bool Connection::Configure(std::string* error) {
                     std::to_string(options_.statement_timeout_ms) +
                     "; SET lock_timeout = " + std::to_string(options_.lock_timeout_ms) +
                     "; SET search_path = " + QuoteIdentifier(options_.schema) +
-                    "; SET client_encoding = 'UTF8'";
+                    "; SET client_encoding = 'UTF8'" +
+                    (options_.synchronous_commit ? "" : "; SET synchronous_commit = off");
   Result r = Exec(sql.c_str());
   if (!r.ok()) {
     if (error != nullptr) *error = r.error();

@@ -49,6 +49,10 @@ struct ConnectOptions {
   int statement_timeout_ms = 3000;  // well under nginx's fastcgi_read_timeout (4 s)
   int lock_timeout_ms = 2000;
   std::string application_name = "frontline-fcgi";
+  // false: the session's commits return before their WAL is flushed (synchronous_commit =
+  // off). Still atomic and consistent; a crash of the database server may lose the last few
+  // hundred milliseconds of them, so only for writes that may be lost and done again.
+  bool synchronous_commit = true;
 };
 
 // One parameter of a query: text (the default), binary bytes (bytea), or NULL.

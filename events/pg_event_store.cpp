@@ -9,6 +9,11 @@
 namespace frontline {
 namespace {
 
+pg::ConnectOptions WithoutSynchronousCommit(pg::ConnectOptions options) {
+  options.synchronous_commit = false;
+  return options;
+}
+
 #define FL_ROW                                                                                 \
   "id, key, action, conversation_sid, identity, participant_sid, attributes_json, state,"     \
   " attempts, next_attempt_at, coalesce(lease_owner, ''), coalesce(lease_until, 0), created_at," \
@@ -36,19 +41,28 @@ OutboxRow ReadRow(const pg::Result& r, int i) {
   return row;
 }
 
-constexpr const char* kMapSql =
-    "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $4) ON CONFLICT (conversation_sid) DO UPDATE SET customer ="
-    " excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN c.proxy ELSE excluded.proxy"
-    " END, updated_at = excluded.updated_at WHERE c.customer <> excluded.customer OR"
-    " (excluded.proxy <> '' AND c.proxy <> excluded.proxy)";
+// The conversation map's upsert, its parameters named: a known proxy is never forgotten.
+#define FL_MAP(SID, CUSTOMER, PROXY, NOW)                                                     \
+  "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)" \
+  " VALUES (" SID ", " CUSTOMER ", " PROXY ", " NOW ", " NOW ") ON CONFLICT (conversation_sid)" \
+  " DO UPDATE SET customer = excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN"    \
+  " c.proxy ELSE excluded.proxy END, updated_at = excluded.updated_at WHERE c.customer <>"      \
+  " excluded.customer OR (excluded.proxy <> '' AND c.proxy <> excluded.proxy)"
+constexpr const char* kMapSql = FL_MAP("$1", "$2", "$3", "$4");
 
 // Stores the job unless its key exists (no row returned then).
-constexpr const char* kEnqueueSql =
-    "INSERT INTO outbox (key, action, conversation_sid, identity, participant_sid,"
-    " attributes_json, state, attempts, next_attempt_at, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
-    " ON CONFLICT (key) DO NOTHING RETURNING id";
+#define FL_ENQUEUE                                                                  \
+  "INSERT INTO outbox (key, action, conversation_sid, identity, participant_sid,"   \
+  " attributes_json, state, attempts, next_attempt_at, created_at, updated_at)"     \
+  " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"                      \
+  " ON CONFLICT (key) DO NOTHING RETURNING id"
+constexpr const char* kEnqueueSql = FL_ENQUEUE;
+// The same with the job's conversation map entry ($8 customer, $9 proxy; kMapSql's statement)
+// in the same statement, so one commit (one WAL flush) records both.
+constexpr const char* kEnqueueMappedSql =
+    "WITH map AS (" FL_MAP("$3", "$8", "$9", "$7") ") " FL_ENQUEUE;
+#undef FL_ENQUEUE
+#undef FL_MAP
 constexpr const char* kStoredSql =
     "SELECT action, conversation_sid, identity, participant_sid, attributes_json FROM outbox"
     " WHERE key = $1";
@@ -139,6 +153,7 @@ std::unique_ptr<PgEventStore> PgEventStore::Open(const pg::ConnectOptions& conne
 PgEventStore::PgEventStore(pg::ConnectOptions connect, OutboxOptions options)
     : options_(std::move(options)),
       connections_(connect),
+      delivery_connections_(WithoutSynchronousCommit(connect)),
       rng_(std::random_device{}()),
       channel_(("outbox_" + connect.schema).substr(0, 63)) {
   if (!options_.now_ms) options_.now_ms = SystemUnixMs;
@@ -147,7 +162,12 @@ PgEventStore::PgEventStore(pg::ConnectOptions connect, OutboxOptions options)
 
 pg::Result PgEventStore::Run(const char* name, const char* sql,
                              const std::vector<pg::Param>& params, std::string* error) {
-  pg::Result r = connections_.Prepared(name, sql, params);
+  return Run(connections_, name, sql, params, error);
+}
+
+pg::Result PgEventStore::Run(pg::ThreadConnections& pool, const char* name, const char* sql,
+                             const std::vector<pg::Param>& params, std::string* error) {
+  pg::Result r = pool.Prepared(name, sql, params);
   if (!r.ok() && error != nullptr) *error = "outbox: " + r.error();
   return r;
 }
@@ -159,18 +179,17 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   }
   const std::string key = OutboxKey(job);
   const std::string now = std::to_string(options_.now_ms());
-  // The conversation map first (its own statement; recording it twice is harmless, so a job
-  // that then fails to store leaves nothing wrong behind).
-  if (!job.map_customer.empty() &&
-      !Run("conversation_map", kMapSql, {job.conversation_sid, job.map_customer, job.map_proxy, now},
-           error)
-           .ok()) {
-    return EnqueueResult::kError;
+  std::vector<pg::Param> params = {key,           JobActionName(job.action),
+                                   job.conversation_sid, job.identity,
+                                   job.participant_sid,  job.attributes_json,
+                                   now};
+  const bool mapped = !job.map_customer.empty();
+  if (mapped) {
+    params.emplace_back(job.map_customer);
+    params.emplace_back(job.map_proxy);
   }
-  pg::Result r = Run("outbox_enqueue", kEnqueueSql,
-                     {key, JobActionName(job.action), job.conversation_sid, job.identity,
-                      job.participant_sid, job.attributes_json, now},
-                     error);
+  pg::Result r = mapped ? Run("outbox_enqueue_mapped", kEnqueueMappedSql, params, error)
+                        : Run("outbox_enqueue", kEnqueueSql, params, error);
   if (!r.ok()) return EnqueueResult::kError;
   if (r.rows() == 0) {
     if (stored != nullptr) {
@@ -313,7 +332,7 @@ void PgEventStore::Listen() {
 std::optional<OutboxRow> PgEventStore::Claim(std::string* error, std::optional<int64_t> due_by) {
   const int64_t now = options_.now_ms();
   const int64_t due = due_by ? std::min(now, *due_by) : now;
-  pg::Result r = Run("outbox_claim", kClaimSql,
+  pg::Result r = Run(delivery_connections_, "outbox_claim", kClaimSql,
                      {options_.owner, std::to_string(now + options_.lease_ms),
                       std::to_string(due), std::to_string(now)},
                      error);
@@ -328,7 +347,7 @@ bool PgEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::s
     std::lock_guard<std::mutex> lock(rng_mu_);
     plan = PlanFinish(options_, row, delivery, now, rng_);
   }
-  pg::Result r = Run("outbox_finish", kFinishSql,
+  pg::Result r = Run(delivery_connections_, "outbox_finish", kFinishSql,
                      {plan.state, std::to_string(plan.attempts_add),
                       std::to_string(plan.next_attempt_at), plan.last_error, std::to_string(now),
                       std::to_string(row.id), options_.owner},
@@ -344,7 +363,7 @@ bool PgEventStore::Finish(const OutboxRow& row, const Delivery& delivery, std::s
 }
 
 bool PgEventStore::ReleaseLeases(std::string* error) {
-  return Run("outbox_release", kReleaseSql, {options_.owner}, error).ok();
+  return Run(delivery_connections_, "outbox_release", kReleaseSql, {options_.owner}, error).ok();
 }
 
 bool PgEventStore::List(bool include_done, std::vector<OutboxRow>* rows, std::string* error) {
@@ -477,7 +496,7 @@ uint64_t PgEventStore::NextRoundRobinTurn() {
 }
 
 int64_t PgEventStore::PurgeDone(int64_t limit, std::string* error) {
-  pg::Result r = Run("outbox_purge", kPurgeSql,
+  pg::Result r = Run(delivery_connections_, "outbox_purge", kPurgeSql,
                      {std::to_string(options_.now_ms() - options_.retention_ms),
                       std::to_string(limit)},
                      error);

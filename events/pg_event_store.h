@@ -9,7 +9,12 @@
 // `FOR UPDATE SKIP LOCKED` and a lease (owner "<host>:<pid>:<random>", lease_until), so two
 // hosts never take the same job, and a host that dies leaves a lease that expires; outcomes
 // apply only while the lease is still the caller's. Each Enqueue is its own transaction, durable
-// on commit (synchronous_commit as the server has it: on by default).
+// on commit (synchronous_commit as the server has it: on by default), with the job's
+// conversation map entry in the same statement. Claims, outcomes, lease releases and purges
+// commit without waiting for the WAL flush (their own connections, synchronous_commit off):
+// a database crash that loses one only lets the job be delivered again, which Twilio answers
+// "already exists" (done) and an attribute update finds already made, so every routing
+// webhook costs one WAL flush, not three.
 //
 // A stored job wakes dispatchers everywhere within milliseconds: after an enqueue commits, a
 // notifying thread of this store NOTIFYs the channel "outbox_<schema>" on its own connection,
@@ -91,12 +96,16 @@ class PgEventStore : public EventStore {
   void RequestNotify();
   // The notifying thread: until stop_notifying_, one NOTIFY per batch of requests.
   void Notify();
-  // Runs a prepared statement on the calling thread's connection; `error` set when it failed.
+  // Runs a prepared statement on the calling thread's connection (of `pool`); `error` set
+  // when it failed.
   pg::Result Run(const char* name, const char* sql, const std::vector<pg::Param>& params,
                  std::string* error);
+  pg::Result Run(pg::ThreadConnections& pool, const char* name, const char* sql,
+                 const std::vector<pg::Param>& params, std::string* error);
 
   OutboxOptions options_;
-  pg::ThreadConnections connections_;
+  pg::ThreadConnections connections_;           // durable commits: enqueues, opt-outs, the map
+  pg::ThreadConnections delivery_connections_;  // synchronous_commit off: claims and outcomes
   std::mutex rng_mu_;  // guards rng_
   std::mt19937_64 rng_;
   const std::string channel_;  // "outbox_<schema>", cut to PostgreSQL's 63-byte names
