@@ -369,8 +369,8 @@ def parse_args():
         parser.error("--processes 1..8, --threads 1..64")
     if args.db_core and (not args.postgres or (os.cpu_count() or 1) < 2):
         parser.error("--db-core needs --postgres and 2 or more cores")
-    if args.host_cpus is not None and (args.hosts != 2 or not 0.05 <= args.host_cpus <= 64):
-        parser.error("--host-cpus 0.05..64, with --hosts 2")
+    if args.host_cpus is not None and (args.hosts != 2 or not 0.1 <= args.host_cpus <= 64):
+        parser.error("--host-cpus 0.1..64, with --hosts 2")
     if args.hosts == 2 and not shutil.which("spawn-fcgi"):
         sys.exit("--hosts 2 needs spawn-fcgi (apt-get install spawn-fcgi)")
     for path in (args.binary, args.ceiling):
@@ -397,7 +397,8 @@ def pin_process_tree(pid, cores):
 
 
 class CpuLimit:
-    """A CPU cgroup that holds processes to `cpus` cores (CFS quota over a 100 ms period):
+    """A CPU cgroup that holds processes to `cpus` cores (CFS quota over a 10 ms period, short
+    so that a throttled host pauses for milliseconds, not for most of a 100 ms default period):
     cgroup v1's cpu controller, or v2's cpu.max where the cpu controller is enabled. remove()
     moves what is left back to the root group and deletes it."""
 
@@ -405,7 +406,7 @@ class CpuLimit:
     V2 = "/sys/fs/cgroup"
 
     def __init__(self, name, cpus):
-        period = 100000
+        period = 10000
         quota = int(cpus * period)
         if os.path.exists(os.path.join(self.V1, "cpu.cfs_quota_us")):
             self.root = self.V1
