@@ -42,11 +42,12 @@ OutboxRow ReadRow(const pg::Result& r, int i) {
 }
 
 // The conversation map's upsert, its parameters named: a known proxy is never forgotten.
-#define FL_MAP(SID, CUSTOMER, PROXY, NOW)                                                     \
+#define FL_MAP(SID, CUSTOMER, PROXY, NOW)                                                      \
   "INSERT INTO conversations AS c (conversation_sid, customer, proxy, created_at, updated_at)" \
-  " VALUES (" SID ", " CUSTOMER ", " PROXY ", " NOW ", " NOW ") ON CONFLICT (conversation_sid)" \
+  " VALUES (" SID ", " CUSTOMER ", " PROXY ", " NOW ", " NOW                                   \
+  ") ON CONFLICT (conversation_sid)"                                                           \
   " DO UPDATE SET customer = excluded.customer, proxy = CASE WHEN excluded.proxy = '' THEN"    \
-  " c.proxy ELSE excluded.proxy END, updated_at = excluded.updated_at WHERE c.customer <>"      \
+  " c.proxy ELSE excluded.proxy END, updated_at = excluded.updated_at WHERE c.customer <>"     \
   " excluded.customer OR (excluded.proxy <> '' AND c.proxy <> excluded.proxy)"
 constexpr const char* kMapSql = FL_MAP("$1", "$2", "$3", "$4");
 
@@ -179,9 +180,8 @@ EnqueueResult PgEventStore::Enqueue(const OutboxJob& job, OutboxJob* stored, std
   }
   const std::string key = OutboxKey(job);
   const std::string now = std::to_string(options_.now_ms());
-  std::vector<pg::Param> params = {key,           JobActionName(job.action),
-                                   job.conversation_sid, job.identity,
-                                   job.participant_sid,  job.attributes_json,
+  std::vector<pg::Param> params = {key,          JobActionName(job.action), job.conversation_sid,
+                                   job.identity, job.participant_sid,       job.attributes_json,
                                    now};
   const bool mapped = !job.map_customer.empty();
   if (mapped) {
