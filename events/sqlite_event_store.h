@@ -74,8 +74,10 @@ class SqliteEventStore : public EventStore {
   void SetEnqueueListener(std::function<void()> listener) override;
   // Claim first reads whether anything is due outside any write transaction, so idle workers
   // never take the write lock; then selects and leases in one BEGIN IMMEDIATE transaction,
-  // shared by the Claim calls made at once (each gets its own job, oldest first).
+  // shared by the Claim calls made at once (each gets its own job, the earliest due first).
   std::optional<OutboxRow> Claim(std::string* error, std::optional<int64_t> due_by = {}) override;
+  // The claim's SELECT (?1 now, ?2 due by, ?3 how many), for its query-plan test.
+  static const std::string& ClaimSql();
   // Failed "gave up after 24 h: ..." once the job is older than give_up_after_ms; a retry is
   // never scheduled past that time (a huge Retry-After included). The Finish calls made at once
   // share one transaction; a lost lease fails only its own call.
