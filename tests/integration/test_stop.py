@@ -238,8 +238,11 @@ class KeepAlive(unittest.TestCase):
             while seen != set(stack.pids) and time.monotonic() < deadline:
                 self.fill_the_pool(stack, parallel=4, rounds=2)
                 seen |= {pid_of(stack.get("/healthz")) for _ in range(4)}
-            self.assertEqual(seen, set(stack.pids))
-            stopped, survivor = stack.pids
+            # Stop a child that served (so nginx keeps connections to it). Under load one
+            # child may take every connection within the 10 s; that one is stopped then.
+            self.assertTrue(seen, "no child served")
+            stopped = sorted(seen)[0]
+            survivor = next(p for p in stack.pids if p != stopped)
             started = time.monotonic()
             os.kill(stopped, signal.SIGTERM)
             time.sleep(1.0)
